@@ -1,0 +1,65 @@
+"""What a loaded model is and where each of its settings came from."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class ModelDescription:
+    """Facts about a loaded ParagonSR2 model. ``*_source`` says where a value came from."""
+
+    source: str
+    generation: str
+    variant: str
+    num_feat: int
+    num_groups: int
+    num_blocks: int
+    ffn_expansion: float
+    band: int
+    hr_blocks: int
+    in_chans: int
+    out_chans: int
+    params: int
+    fused: str  # "no", "release" (kernel generator dropped) or "deploy" (folded for speed)
+    scale: tuple[float, float]
+    scale_source: str  # argument | metadata | file name | default
+    upsampler_alpha: float
+    alpha_source: str  # argument | metadata | generation default
+    ema_repaired_blocks: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def scale_text(self) -> str:
+        sh, sw = self.scale
+        fmt = lambda v: f"{v:g}"  # noqa: E731
+        return f"{fmt(sh)}x" if sh == sw else f"{fmt(sh)}x{fmt(sw)}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["scale"] = list(self.scale)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            ("source", self.source),
+            ("architecture", f"ParagonSR2 generation {self.generation}"),
+            ("variant", self.variant),
+            ("channels", str(self.num_feat)),
+            ("groups x blocks", f"{self.num_groups} x {self.num_blocks}"),
+            ("ffn expansion", f"{self.ffn_expansion:g}"),
+            ("band", str(self.band)),
+            ("hr_blocks", str(self.hr_blocks)),
+            ("parameters", f"{self.params:,}"),
+            ("fused", self.fused),
+            ("scale", f"{self.scale_text} ({self.scale_source})"),
+            ("upsampler_alpha", f"{self.upsampler_alpha:g} ({self.alpha_source})"),
+        ] + [("warning", w) for w in self.warnings]
+
+    def __str__(self) -> str:
+        rows = self.rows()
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)

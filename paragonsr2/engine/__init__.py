@@ -1,0 +1,76 @@
+"""Running a model over images: ``upscale`` and the backends behind it."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import torch
+
+from ..errors import ParagonError
+from .backends import OrtBackend, TorchBackend, resolve_device
+from .run import Layout, Progress, detect_layout, upscale_tensor
+from .tiles import receptive_radius
+
+BACKENDS = ("pytorch", "onnxruntime", "tensorrt")
+
+
+def make_backend(model, backend: str = "pytorch", precision: str = "auto", device=None, **options):
+    """A backend for a loaded model (or a checkpoint path, loaded deploy-fused)."""
+    from ..checkpoint import load_model
+    from ..fuse import DeployParagonSR2, deploy_fuse
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model, fuse=True)
+    elif not isinstance(model, DeployParagonSR2):
+        description = getattr(model, "description", None)
+        model = deploy_fuse(model)
+        model.description = description
+    if backend == "pytorch":
+        return TorchBackend(model, device=device, precision=precision, **options)
+    if backend in ("onnxruntime", "tensorrt"):
+        from ..export.onnx import cached_onnx
+
+        dev = resolve_device(device)
+        prec = {"auto": "fp16" if dev.type == "cuda" else "fp32"}.get(precision, precision)
+        if backend == "tensorrt":
+            from ..export.tensorrt import TensorRTBackend
+
+            return TensorRTBackend.from_model(model, precision=prec, device=dev, **options)
+        path = cached_onnx(model, precision=prec)
+        return OrtBackend(str(path), model.scale, model.config.in_chans, model.config.out_chans, device=dev,
+                          **options)
+    raise ParagonError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+
+
+def upscale(model, image: torch.Tensor, *, tile: int | str | None = "auto", backend="pytorch",
+            precision: str = "auto", device=None, progress: Progress | None = None,
+            cancel: Callable[[], bool] | None = None, layout: Layout = "auto") -> torch.Tensor:
+    """Upscales a batch of images with seamless tiles; returns float32 CPU in [0,1], same layout.
+
+    image: float tensor [B,H,W,C] (ComfyUI) or [B,C,H,W], C = 1, 3 or 4, values in [0,1], any
+    size from 1x1, any strides. The layout is "BHWC" when the last dim is 1, 3 or 4 (checked
+    first, as ComfyUI's IMAGE), else "BCHW" when dim 1 is; pass ``layout`` to force one.
+    model: a loaded model (``load_model``), a checkpoint path, or a backend from ``make_backend``.
+    tile: "auto" (fastest that fits), an int (LR core px), or None (whole image).
+    progress(done, total) is called per tile; cancel() returning True raises UpscaleCancelled.
+    Output is clamped to [0,1].
+    """
+    layout = detect_layout(image) if layout == "auto" else layout
+    if layout not in ("BHWC", "BCHW"):
+        raise ParagonError(f"layout must be 'auto', 'BHWC' or 'BCHW', got {layout!r}")
+    nchw = image.movedim(-1, 1) if layout == "BHWC" else image
+    if hasattr(model, "is_oom"):  # already a backend
+        runner = model
+    elif hasattr(backend, "is_oom"):
+        runner = backend
+    else:
+        runner = make_backend(model, backend, precision, device)
+    config = getattr(getattr(runner, "model", None), "config", None) or getattr(model, "config", None)
+    alpha = getattr(getattr(runner, "model", None), "upsampler_alpha", 0.5)
+    margin = receptive_radius(config, runner.scale, alpha) if config is not None else None
+    out = upscale_tensor(runner, nchw, tile=tile, margin=margin, config=config, progress=progress, cancel=cancel)
+    return out.movedim(1, -1).contiguous() if layout == "BHWC" else out
+
+
+__all__ = ["BACKENDS", "OrtBackend", "TorchBackend", "detect_layout", "make_backend", "receptive_radius",
+           "upscale", "upscale_tensor"]

@@ -1,0 +1,26 @@
+"""Shared test helpers (importable as `helpers`; conftest puts tests/ on sys.path)."""
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CHECKPOINTS = SHARED / "checkpoints"
+KEYS = SHARED / "spec" / "keys"
+REAL = CHECKPOINTS / "2xParagonSR2_Nano_Pretrain.safetensors"
+REAL_EMA = CHECKPOINTS / "2xParagonSR2_Nano_Pretrain_a6736e0b_ema.safetensors"
+
+
+def random_state_dict(config, seed=0, trained=True):
+    """A randomised state dict of a network (perturbed weights, trained tracked kernels)."""
+    from paragonsr2.arch import ParagonSR2
+
+    g = torch.Generator().manual_seed(seed)
+    net = ParagonSR2(config)
+    sd = net.state_dict()
+    for k, t in sd.items():
+        if t.is_floating_point() and "magic_upsampler" not in k and "identity_kernel" not in k:
+            t.add_(torch.randn(t.shape, generator=g) * 0.05)
+        if k.endswith("tracked_initialized"):
+            t.fill_(trained)
+    return sd
