@@ -1,0 +1,84 @@
+"""Export: ONNX (fp32/fp16/int8), verified against PyTorch, and TensorRT engines."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ..errors import ParagonError
+from .onnx import export_onnx_proto, inferred_output_hw, save_proto
+from .verify import verify_onnx
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def default_output(source: Path | None, model, fmt: str, precision: str) -> Path:
+    from .onnx import integer_scale
+
+    stem = source.stem if source else "paragonsr2"
+    ext = ".onnx" if fmt == "onnx" else ".engine"
+    folder = source.parent if source else Path.cwd()
+    return folder / f"{stem}_{integer_scale(model)}x_{precision}{ext}"
+
+
+def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count: int = 32,
+                calib_size: int = 128, fp16_io: bool = False, opset: int = 17, overwrite: bool = False) -> dict:
+    """Exports and verifies; returns the verification report (also written as <name>.verify.json)."""
+    from .onnx import as_deploy
+
+    if precision not in PRECISIONS:
+        raise ParagonError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        raise ParagonError(f"{path}: ONNX files must end in .onnx")
+    if path.exists() and not overwrite:
+        raise ParagonError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    fused = as_deploy(model)
+    if precision == "int8":
+        import onnx
+        import torch
+
+        from .quantize import calibration_crops, quantize_until
+
+        crops = calibration_crops(calib, calib_count, calib_size)
+        with tempfile.TemporaryDirectory() as tmp:
+            fp32 = Path(tmp) / "fp32.onnx"
+            fp32_proto = export_onnx_proto(fused, "fp32", opset=opset)
+            save_proto(fp32_proto, fp32)
+            names = [n.name for n in fp32_proto.graph.node if n.op_type == "Conv"]
+            if len(names) != len([m for m in fused.modules() if isinstance(m, torch.nn.Conv2d)]):
+                raise ParagonError("INT8: the ONNX graph's convs do not match the model's; export fp32 instead")
+            keep = quantize_until(fp32, path, crops, fused.cpu().float(), names)
+
+        proto = onnx.load(str(path))
+        from .onnx import finalize_graph, model_metadata_props
+
+        meta = model_metadata_props(fused, "int8")
+        meta["int8_float_convs"] = str(len(keep))
+        save_proto(finalize_graph(proto, meta), path)
+        images = None
+    else:
+        save_proto(export_onnx_proto(fused, precision, fp16_io=fp16_io, opset=opset), path)
+        images = None
+    report = verify_onnx(fused, path, precision, images)
+    report["path"] = str(path)
+    return report
+
+
+def export_model(model, output=None, *, fmt: str = "onnx", precision: str = "fp32", calib=None,
+                 calib_count: int = 32, calib_size: int = 128, fp16_io: bool = False, opset: int = 17,
+                 overwrite: bool = False, source: Path | None = None) -> dict:
+    """ONNX file or TensorRT engine for a loaded model (the CLI's and the nodes' entry point)."""
+    out = Path(output) if output else default_output(source, model, fmt, precision)
+    if fmt == "onnx":
+        return export_onnx(model, out, precision=precision, calib=calib, calib_count=calib_count,
+                           calib_size=calib_size, fp16_io=fp16_io, opset=opset, overwrite=overwrite)
+    if fmt == "tensorrt":
+        from .tensorrt import build_engine_for_model
+
+        return build_engine_for_model(model, out, precision=precision, calib=calib, calib_count=calib_count,
+                                      calib_size=calib_size, overwrite=overwrite)
+    raise ParagonError(f"format {fmt!r} is not 'onnx' or 'tensorrt'")
+
+
+__all__ = ["PRECISIONS", "export_model", "export_onnx", "export_onnx_proto", "inferred_output_hw", "save_proto",
+           "verify_onnx"]

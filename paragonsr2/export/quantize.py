@@ -1,0 +1,203 @@
+"""INT8: ONNX Runtime static quantization (QDQ, per-channel weights) calibrated on the user's images.
+
+The QDQ model also feeds TensorRT INT8 (TensorRT 11 needs explicit Q/DQ).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import MissingDependencyError, ParagonError
+
+
+def calibration_crops(source, count: int = 32, size: int = 128, seed: int = 0) -> list[np.ndarray]:
+    """``count`` random ``size``x``size`` RGB crops [1,3,S,S] float32 from a folder, file list or tensors.
+
+    source: a folder of images, a list of paths, or a tensor/list of tensors ([B,H,W,C] or [B,C,H,W]).
+    Images smaller than the crop are used whole (resized up).
+    """
+    from ..engine.run import detect_layout
+    from ..imageio import IMAGE_EXT, read_image
+
+    if source is None:
+        raise ParagonError("INT8 needs calibration images: pass a folder (--calib DIR) or an IMAGE batch")
+    images: list[torch.Tensor] = []
+    if isinstance(source, (str, os.PathLike)):
+        folder = Path(source)
+        if not folder.is_dir():
+            raise ParagonError(f"calibration folder {folder} does not exist")
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXT)
+        if not files:
+            raise ParagonError(f"no images (.png/.jpg/.webp...) in calibration folder {folder}")
+        images = [read_image(p)[:, :3] for p in files]
+    elif isinstance(source, torch.Tensor):
+        t = source if detect_layout(source) == "BCHW" else source.movedim(-1, 1)
+        images = [t[i:i + 1, :3].float() for i in range(t.shape[0])]
+    else:
+        images = [read_image(p)[:, :3] if isinstance(p, (str, os.PathLike)) else p for p in source]
+    g = torch.Generator().manual_seed(seed)
+    crops = []
+    for i in range(count):
+        img = images[i % len(images)]
+        if img.shape[1] == 1:
+            img = img.expand(-1, 3, -1, -1)
+        h, w = img.shape[-2:]
+        if h < size or w < size:
+            img = torch.nn.functional.interpolate(img, size=(max(h, size), max(w, size)), mode="bilinear")
+            h, w = img.shape[-2:]
+        y = int(torch.randint(h - size + 1, (), generator=g))
+        x = int(torch.randint(w - size + 1, (), generator=g))
+        crops.append(img[:, :, y:y + size, x:x + size].contiguous().numpy().astype(np.float32))
+    return crops
+
+
+def _fake_quant(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """uint8 asymmetric quantize-dequantize of activations over [lo, hi] (zero included)."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    scale = max(hi - lo, 1e-8) / 255.0
+    zero = round(-lo / scale)
+    return (torch.clamp(torch.round(x / scale) + zero, 0, 255) - zero) * scale
+
+
+def _fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
+    """int8 symmetric per-output-channel quantize-dequantize of conv weights."""
+    amax = w.abs().amax(dim=tuple(range(1, w.dim())), keepdim=True).clamp_min(1e-12)
+    scale = amax / 127.0
+    return torch.clamp(torch.round(w / scale), -127, 127) * scale
+
+
+class _Simulator:
+    """int8 simulation of chosen convs as ONNX Runtime's QDQ quantizer makes them: uint8 min/max
+    activations at each quantized conv's input and output, int8 per-channel weights."""
+
+    def __init__(self, model: torch.nn.Module, crops: list[np.ndarray]) -> None:
+        self.model = model
+        self.batch = torch.from_numpy(np.concatenate(crops[: min(len(crops), 8)]))
+        self.convs: list[torch.nn.Conv2d] = []
+        self.ranges: dict[int, list[float]] = {}
+
+        def record(mod, inputs, output):
+            if id(mod) not in self.ranges:
+                self.convs.append(mod)
+                self.ranges[id(mod)] = [float("inf"), float("-inf"), float("inf"), float("-inf")]
+            r = self.ranges[id(mod)]
+            r[0], r[1] = min(r[0], inputs[0].min().item()), max(r[1], inputs[0].max().item())
+            r[2], r[3] = min(r[2], output.min().item()), max(r[3], output.max().item())
+
+        hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+        with torch.no_grad():
+            self.ref = model(torch.cat([torch.from_numpy(c) for c in crops])[: len(self.batch)]).numpy()
+            for crop in crops[len(self.batch):]:
+                model(torch.from_numpy(crop))
+        for h in hooks:
+            h.remove()
+
+    @torch.no_grad()
+    def psnr(self, quantized: list[int]) -> float:
+        """Output PSNR (dB) against float when the convs at these execution indices are int8."""
+        from .verify import psnr
+
+        saved, hooks = [], []
+        for i in quantized:
+            conv = self.convs[i]
+            lo, hi, out_lo, out_hi = self.ranges[id(conv)]
+            saved.append((conv, conv.weight.data.clone()))
+            conv.weight.data.copy_(_fake_quant_weight(conv.weight.data))
+            hooks.append(conv.register_forward_pre_hook(lambda m, x, lo=lo, hi=hi: (_fake_quant(x[0], lo, hi),)))
+            # ONNX Runtime's QDQ format also quantizes each quantized conv's output
+            hooks.append(conv.register_forward_hook(lambda m, x, y, lo=out_lo, hi=out_hi: _fake_quant(y, lo, hi)))
+        try:
+            return psnr(self.model(self.batch).numpy(), self.ref)
+        finally:
+            for h in hooks:
+                h.remove()
+            for conv, w in saved:
+                conv.weight.data.copy_(w)
+
+
+def sensitivity_order(model: torch.nn.Module, crops: list[np.ndarray],
+                      target_db: float = 44.0) -> tuple[list[int], list[int]]:
+    """(convs to keep in float by simulation, all conv indices most-sensitive first)."""
+    sim = _Simulator(model, crops)
+    n = len(sim.convs)
+    solo = [sim.psnr([i]) for i in range(n)]
+    order = sorted(range(n), key=lambda i: solo[i])
+    keep: list[int] = []
+    for i in order:
+        if sim.psnr([j for j in range(n) if j not in keep]) >= target_db:
+            break
+        keep.append(i)
+    return sorted(keep), order
+
+
+def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, crops: list[np.ndarray],
+                  method: str = "minmax", keep_float: list[str] | None = None) -> Path:
+    """Static QDQ quantization (Conv only) of an fp32 ONNX file, ``keep_float`` convs excluded."""
+    try:
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quantize_static,
+        )
+    except ImportError:
+        raise MissingDependencyError("onnxruntime", "INT8 quantization") from None
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it: Iterator = iter(crops)
+
+        def get_next(self):
+            arr = next(self._it, None)
+            return None if arr is None else {"input": arr}
+
+        def rewind(self) -> None:
+            self._it = iter(crops)
+
+    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+               "percentile": CalibrationMethod.Percentile}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_out = Path(tmp) / "int8.onnx"
+        quantize_static(str(fp32_path), str(tmp_out), Reader(), quant_format=QuantFormat.QDQ,
+                        per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                        calibrate_method=methods[method], op_types_to_quantize=["Conv"],
+                        nodes_to_exclude=list(keep_float or []),
+                        extra_options={"CalibPercentile": 99.999, "DedicatedQDQPair": True})
+        data = tmp_out.read_bytes()
+    from ..checkpoint.files import atomic_write
+
+    def write(path: str) -> None:
+        with open(path, "wb") as f:
+            f.write(data)
+    return atomic_write(out_path, write)
+
+
+def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn.Module, conv_names: list[str],
+                   target_db: float = 41.0) -> list[str]:
+    """Quantizes with the simulated float set, then checks the real ONNX Runtime result on the
+    calibration batch and moves the next most sensitive conv to float until ``target_db`` is met.
+    Returns the names of the convs kept in float."""
+    import onnxruntime as ort
+
+    from .verify import psnr
+
+    keep, order = sensitivity_order(model, crops)
+    batch = np.concatenate(crops[: min(len(crops), 8)])
+    with torch.no_grad():
+        ref = model(torch.from_numpy(batch)).numpy()
+    rest = [i for i in order if i not in keep]
+    while True:
+        names = [conv_names[i] for i in sorted(keep)]
+        quantize_int8(fp32_path, out_path, crops, keep_float=names)
+        session = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
+        if psnr(session.run(None, {"input": batch})[0], ref) >= target_db or not rest:
+            return names
+        step = max(1, len(rest) // 6)  # coarse steps keep large models' export time bounded
+        keep += rest[:step]
+        rest = rest[step:]
