@@ -35,7 +35,8 @@ def make_backend(model, backend: str = "pytorch", precision: str = "auto", devic
         if backend == "tensorrt":
             from ..export.tensorrt import TensorRTBackend
 
-            return TensorRTBackend.from_model(model, precision=prec, device=dev, **options)
+            return TensorRTBackend.from_model(model, precision=prec, device=dev if dev.type == "cuda" else None,
+                                              **options)
         path = cached_onnx(model, precision=prec)
         return OrtBackend(str(path), model.scale, model.config.in_chans, model.config.out_chans, device=dev,
                           **options)
@@ -67,7 +68,11 @@ def upscale(model, image: torch.Tensor, *, tile: int | str | None = "auto", back
         runner = make_backend(model, backend, precision, device)
     config = getattr(getattr(runner, "model", None), "config", None) or getattr(model, "config", None)
     alpha = getattr(getattr(runner, "model", None), "upsampler_alpha", 0.5)
-    margin = receptive_radius(config, runner.scale, alpha) if config is not None else None
+    margin = getattr(runner, "margin", None) or (receptive_radius(config, runner.scale, alpha) if config else None)
+    max_input = getattr(runner, "max_input", None)  # engines with a shape profile
+    if max_input is not None and margin is not None:
+        limit = max_input - 2 * margin
+        tile = limit if tile in ("auto", None, 0, "none") else min(int(tile), limit)
     out = upscale_tensor(runner, nchw, tile=tile, margin=margin, config=config, progress=progress, cancel=cancel)
     return out.movedim(1, -1).contiguous() if layout == "BHWC" else out
 

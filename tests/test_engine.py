@@ -1,0 +1,175 @@
+"""Upscale engine: seamless tiles, layouts, channels, progress/cancel, OOM halving, memory bounds."""
+import pytest
+import torch
+from helpers import random_state_dict
+
+import paragonsr2 as p
+from paragonsr2.arch import variant_config
+from paragonsr2.engine import make_backend, upscale
+from paragonsr2.engine.memory import auto_tile
+from paragonsr2.engine.tiles import Rect, even_splits, plan_tiles, receptive_radius, split_rect
+from paragonsr2.errors import ParagonError, UpscaleCancelled
+
+
+@pytest.fixture(scope="module")
+def nano():
+    return p.load_model(random_state_dict(variant_config("nano"), seed=3), fuse=True)
+
+
+@pytest.fixture(scope="module")
+def backend(nano):
+    return make_backend(nano, device="cpu")
+
+
+def test_even_splits_cover_without_thin_tiles():
+    assert even_splits(10, 4) == [(0, 3), (3, 7), (7, 10)]
+    assert even_splits(1, 64) == [(0, 1)]
+    for length in (1, 7, 100, 257):
+        for tile in (1, 3, 64, 300):
+            parts = even_splits(length, tile)
+            assert parts[0][0] == 0 and parts[-1][1] == length
+            assert all(b - a <= tile for a, b in parts)
+            assert all(parts[i][1] == parts[i + 1][0] for i in range(len(parts) - 1))
+            sizes = [b - a for a, b in parts]
+            assert max(sizes) - min(sizes) <= 1
+
+
+def test_plan_and_grow():
+    assert plan_tiles(50, 60, None) == [Rect(0, 50, 0, 60)]
+    assert len(plan_tiles(50, 60, 32)) == 4
+    assert Rect(10, 20, 0, 5).grow(8, 25, 30) == Rect(2, 25, 0, 13)
+    assert sum(r.height * r.width for r in split_rect(Rect(0, 33, 0, 47), 16)) == 33 * 47
+
+
+def test_receptive_radius_is_sufficient(nano):
+    """A pixel change influences outputs only within the computed radius."""
+    r = receptive_radius(nano.config, nano.scale, nano.upsampler_alpha)
+    x = torch.rand(1, 3, 2 * r + 21, 2 * r + 21)
+    x2 = x.clone()
+    c = x.shape[-1] // 2
+    x2[..., c, c] += 1.0
+    with torch.no_grad():
+        diff = (nano(x) - nano(x2)).abs().sum(1)[0]
+    ys, xs = torch.nonzero(diff > 0, as_tuple=True)
+    reach = max((ys // 2 - c).abs().max().item(), (xs // 2 - c).abs().max().item())
+    assert reach <= r
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 5), (70, 91)])
+@pytest.mark.parametrize("tile", [32, 48, None])
+def test_tiled_equals_untiled(backend, nano, size, tile):
+    x = torch.rand(1, 3, *size)
+    with torch.no_grad():
+        ref = nano(x).clamp(0, 1)
+    out = upscale(backend, x, tile=tile, layout="BCHW")
+    assert out.shape == ref.shape
+    assert (out - ref).abs().max() <= 1e-5
+
+
+def test_layouts_channels_and_batches(backend, nano):
+    x = torch.rand(3, 20, 17, 3)  # ComfyUI [B,H,W,C]
+    out = upscale(backend, x, tile=32)
+    assert out.shape == (3, 40, 34, 3)
+    with torch.no_grad():
+        ref = nano(x[1:2].movedim(-1, 1)).clamp(0, 1).movedim(1, -1)
+    assert (out[1:2] - ref).abs().max() <= 1e-5
+    nchw = torch.rand(2, 3, 9, 11)
+    assert upscale(backend, nchw).shape == (2, 3, 18, 22)
+    gray = torch.rand(1, 12, 10, 1)
+    g = upscale(backend, gray)
+    assert g.shape == (1, 24, 20, 1)
+    rgba = torch.rand(1, 4, 10, 12)
+    o = upscale(backend, rgba, layout="BCHW")
+    assert o.shape == (1, 4, 20, 24) and o.min() >= 0 and o.max() <= 1
+    with torch.no_grad():
+        alpha_ref = nano(rgba[:, 3:].expand(-1, 3, -1, -1)).clamp(0, 1).mean(1, keepdim=True)
+    assert (o[:, 3:] - alpha_ref).abs().max() <= 1e-5
+    strided = torch.rand(1, 30, 40, 3)[:, ::2, ::2]  # non-contiguous
+    assert upscale(backend, strided).shape == (1, 30, 40, 3)
+    half = torch.rand(1, 8, 8, 3, dtype=torch.float16)
+    assert upscale(backend, half).dtype == torch.float32
+
+
+def test_bad_inputs(backend):
+    with pytest.raises(ParagonError, match="4-D"):
+        upscale(backend, torch.rand(8, 8, 3))
+    with pytest.raises(ParagonError, match="channels"):
+        upscale(backend, torch.rand(1, 8, 8, 7))
+    with pytest.raises(ParagonError, match="float"):
+        upscale(backend, torch.zeros(1, 8, 8, 3, dtype=torch.uint8))
+    with pytest.raises(ParagonError, match="too small"):
+        upscale(backend, torch.rand(1, 8, 8, 3), tile=4)
+
+
+def test_progress_and_cancel(backend):
+    calls = []
+    upscale(backend, torch.rand(2, 3, 70, 70), tile=32, layout="BCHW", progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1][0] == calls[-1][1] == 2 * 9 and [c[0] for c in calls] == list(range(1, 19))
+    seen = []
+
+    def cancel():
+        seen.append(1)
+        return len(seen) > 3
+    with pytest.raises(UpscaleCancelled):
+        upscale(backend, torch.rand(1, 3, 70, 70), tile=32, layout="BCHW", cancel=cancel)
+    assert len(seen) == 4  # stopped within one tile of the request
+
+
+class FlakyBackend:
+    """Wraps a backend and raises an out-of-memory error for inputs larger than ``limit`` px."""
+
+    def __init__(self, inner, limit):
+        self.inner, self.limit = inner, limit
+        self.scale, self.in_chans, self.out_chans, self.device = inner.scale, 3, 3, torch.device("cpu")
+        self.model = inner.model
+        self.sizes = []
+
+    def __call__(self, x):
+        if x.shape[-1] * x.shape[-2] > self.limit:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        self.sizes.append(tuple(x.shape[-2:]))
+        return self.inner(x)
+
+    def is_oom(self, e):
+        return "out of memory" in str(e)
+
+    def free(self):
+        pass
+
+
+def test_oom_halves_tile_and_keeps_finished(backend, nano):
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = nano(x).clamp(0, 1)
+    flaky = FlakyBackend(backend, limit=(32 + 2 * 27) ** 2)
+    out = upscale(flaky, x, tile=64, layout="BCHW")
+    assert (out - ref).abs().max() <= 1e-5
+    with pytest.raises(ParagonError, match="out of memory even with"):
+        upscale(FlakyBackend(backend, limit=10), x, tile=64, layout="BCHW")
+
+
+def test_auto_tile_respects_memory(nano):
+    cpu = torch.device("cpu")
+    t = auto_tile(24, (2.0, 2.0), 28, cpu)
+    assert 32 <= t <= 256 and t % 16 == 0
+    import paragonsr2.engine.memory as mem
+
+    old = mem.free_memory
+    mem.free_memory = lambda d: 64 << 20
+    try:
+        assert auto_tile(24, (2.0, 2.0), 28, cpu) < t
+    finally:
+        mem.free_memory = old
+
+
+def test_upscale_accepts_path_and_real_model(real_path):
+    out = upscale(str(real_path), torch.rand(1, 16, 16, 3))
+    assert out.shape == (1, 32, 32, 3)
+
+
+def test_non_integer_scale_runs_whole(real_path):
+    m = p.load_model(real_path, scale=1.5, fuse=True)
+    x = torch.rand(1, 3, 9, 13)
+    out = upscale(m, x, layout="BCHW")
+    with torch.no_grad():
+        assert (out - m(x).clamp(0, 1)).abs().max() <= 1e-6

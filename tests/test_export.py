@@ -1,0 +1,99 @@
+"""ONNX export: fp32/fp16/int8 within tolerance, chaiNNer contract (IR, opset, shapes, metadata)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from helpers import random_state_dict  # noqa: E402
+
+import paragonsr2 as p  # noqa: E402
+from paragonsr2.arch import variant_config  # noqa: E402
+from paragonsr2.errors import ParagonError  # noqa: E402
+from paragonsr2.export import export_model, export_onnx, inferred_output_hw  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def real_model(real_path):
+    return p.load_model(real_path)
+
+
+def _run(path, x):
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inp = s.get_inputs()[0]
+    return s.run(None, {inp.name: x.numpy().astype(np.float16 if inp.type == "tensor(float16)" else np.float32)})[0]
+
+
+def test_fp32_contract(real_model, tmp_path):
+    path = tmp_path / "m.onnx"
+    report = export_onnx(real_model, path)
+    assert report["passed"] and path.is_file() and (tmp_path / "m.verify.json").is_file()
+    assert list(tmp_path.iterdir()) and not list(tmp_path.glob("*.part"))
+    proto = onnx.load(str(path))
+    assert proto.ir_version <= 9 and proto.opset_import[0].version == 17
+    assert len(proto.graph.input) == 1 and len(proto.graph.output) == 1
+    assert proto.graph.input[0].name == "input" and proto.graph.output[0].name == "output"
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[1].dim_value == 3 and all(dims[i].dim_param for i in (0, 2, 3))
+    assert not list(tmp_path.glob("*.data"))  # single self-contained file
+    meta = {m.key: m.value for m in proto.metadata_props}
+    assert meta["scale"] == "2" and meta["variant"] == "nano" and meta["generation"] == "A"
+    assert meta["upsampler_alpha"] == "1" and "paragonsr2_version" in meta
+    for h, w in ((16, 16), (64, 64), (256, 512), (17, 33)):
+        assert inferred_output_hw(proto, h, w) == (2 * h, 2 * w)
+    for shape in ((1, 3, 31, 47), (2, 3, 64, 20)):
+        x = torch.rand(shape)
+        with torch.no_grad():
+            ref = real_model(x).numpy()
+        assert np.abs(_run(path, x) - ref).max() <= 1e-4
+    checks = json.loads((tmp_path / "m.verify.json").read_text())["checks"]
+    assert {tuple(c["size"]) for c in checks} == {(40, 64), (37, 53)}
+
+
+def test_fp16_and_fp16_io(real_model, tmp_path):
+    report = export_onnx(real_model, tmp_path / "h.onnx", precision="fp16")
+    assert report["passed"] and min(c["psnr"] for c in report["checks"]) >= 45
+    s = ort.InferenceSession(str(tmp_path / "h.onnx"), providers=["CPUExecutionProvider"])
+    assert s.get_inputs()[0].type == "tensor(float)" and s.get_outputs()[0].type == "tensor(float)"
+    export_onnx(real_model, tmp_path / "h16.onnx", precision="fp16", fp16_io=True)
+    s = ort.InferenceSession(str(tmp_path / "h16.onnx"), providers=["CPUExecutionProvider"])
+    assert s.get_inputs()[0].type == "tensor(float16)"
+    init_types = {i.data_type for i in onnx.load(str(tmp_path / "h.onnx")).graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in init_types
+
+
+def test_int8_quantized_and_verified(tmp_path):
+    model = p.load_model(random_state_dict(variant_config("nano"), seed=4))
+    calib = torch.rand(4, 3, 64, 64)
+    report = export_onnx(model, tmp_path / "q.onnx", precision="int8", calib=calib, calib_count=8, calib_size=48)
+    assert report["passed"]
+    proto = onnx.load(str(tmp_path / "q.onnx"))
+    ops = {n.op_type for n in proto.graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops and proto.ir_version <= 9
+    assert inferred_output_hw(proto, 32, 48) == (64, 96)
+    real = [c for c in report["checks"] if c["input"] == "real"]
+    assert all(c["psnr"] >= 38 for c in real)
+
+
+def test_export_refusals(real_model, tmp_path):
+    with pytest.raises(ParagonError, match="calibration"):
+        export_onnx(real_model, tmp_path / "q.onnx", precision="int8")
+    with pytest.raises(ParagonError, match="integer scale"):
+        export_onnx(p.load_model(random_state_dict(variant_config("nano")), scale=2.5), tmp_path / "s.onnx")
+    (tmp_path / "exists.onnx").write_bytes(b"x")
+    with pytest.raises(ParagonError, match="exists"):
+        export_onnx(real_model, tmp_path / "exists.onnx")
+    with pytest.raises(ParagonError, match="calibration folder"):
+        export_model(real_model, tmp_path / "q2.onnx", precision="int8", calib=str(tmp_path / "nope"))
+
+
+def test_cli_export(real_path, tmp_path):
+    from paragonsr2.cli import main
+
+    out = tmp_path / "cli.onnx"
+    assert main(["export", str(real_path), "--format", "onnx", "--precision", "fp32", "-o", str(out)]) == 0
+    assert out.is_file()
+    assert main(["export", str(real_path), "-o", str(out)]) == 2  # exists
