@@ -5,10 +5,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import KEYS
 
 from paragonsr2.arch import DESIGN, HEAD_2025_11_14, ParagonSR2, target_size, variant_config, variant_name
 from paragonsr2.arch.upsampler import MagicKernelSharp2021Upsample
+
+from helpers import KEYS
 
 DUMPS = sorted(KEYS.glob("*/*.json")) if KEYS.is_dir() else []
 

@@ -4,13 +4,14 @@ import zipfile
 
 import pytest
 import torch
-from helpers import random_state_dict
 from safetensors.torch import save_file
 
 import paragonsr2 as p
 from paragonsr2.arch import HEAD_2025_11_14, variant_config
 from paragonsr2.checkpoint import detect_config, scale_from_filename
 from paragonsr2.errors import CheckpointError, NotParagonError, UnsafeCheckpointError
+
+from helpers import random_state_dict
 
 
 def test_real_checkpoint_loads_and_is_described(real_path):

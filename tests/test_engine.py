@@ -1,7 +1,6 @@
 """Upscale engine: seamless tiles, layouts, channels, progress/cancel, OOM halving, memory bounds."""
 import pytest
 import torch
-from helpers import random_state_dict
 
 import paragonsr2 as p
 from paragonsr2.arch import variant_config
@@ -9,6 +8,8 @@ from paragonsr2.engine import make_backend, upscale
 from paragonsr2.engine.memory import auto_tile
 from paragonsr2.engine.tiles import Rect, even_splits, plan_tiles, receptive_radius, split_rect
 from paragonsr2.errors import ParagonError, UpscaleCancelled
+
+from helpers import random_state_dict
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import torch
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from helpers import random_state_dict  # noqa: E402
-
 import paragonsr2 as p  # noqa: E402
 from paragonsr2.arch import variant_config  # noqa: E402
 from paragonsr2.errors import ParagonError  # noqa: E402
 from paragonsr2.export import export_model, export_onnx, inferred_output_hw  # noqa: E402
+
+from helpers import random_state_dict  # noqa: E402
 
 
 @pytest.fixture(scope="module")

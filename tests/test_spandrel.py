@@ -4,10 +4,10 @@ import torch
 
 spandrel = pytest.importorskip("spandrel")
 
-from helpers import random_state_dict  # noqa: E402
-
 from paragonsr2.arch import variant_config  # noqa: E402
 from paragonsr2.spandrel_arch import ParagonSR2Arch, register  # noqa: E402
+
+from helpers import random_state_dict  # noqa: E402
 
 
 def test_register_idempotent_and_loads(real_ema_path):

@@ -16,7 +16,7 @@ class TrainConfig:
     file_list: str = ""  # optional text file of image paths (one per line) instead of hr_dir
     data_root: str = ""  # folder that file_list entries are relative to (default: the list's folder)
     val_fraction: float = 0.1  # held-back share of images for validation (every k-th file)
-    min_size: int = 128  # skip images smaller than this (HR px, short side)
+    min_size: int = 0  # skip images whose short side is below this (HR px); crops need patch*scale anyway
     max_side: int = 1536  # downscale larger images once at load (keeps memory bounded)
     patch: int = 48  # LR crop size
     batch: int = 8

@@ -32,7 +32,8 @@ def split_files(files: list[Path], val_fraction: float) -> tuple[list[Path], lis
     if val_fraction <= 0:
         return files, []
     k = max(2, round(1 / val_fraction))
-    return [f for i, f in enumerate(files) if i % k != k - 1], [f for i, f in enumerate(files) if i % k == k - 1]
+    val = [f for i, f in enumerate(files) if i % k == k - 1] or files[-1:] * (len(files) >= 2)
+    return [f for f in files if f not in val], val
 
 
 def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import torch
 
-from paragonsr2.arch import ParagonSR2, variant_config
-from paragonsr2.checkpoint import atomic_write, load_model, save_model
-
+from ._core import ParagonSR2, atomic_write, load_model, save_model, variant_config
 from .config import TrainConfig
 from .data import CropSampler, list_images, load_rgb, split_files
 from .degrade import degrade, downscale

@@ -1,0 +1,179 @@
+"""The pack imported as ComfyUI imports it (odd folder name, stand-in `nodes` module), every node run."""
+import asyncio
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import comfy_stubs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["v1", "v3"])
+def comfy(request, tmp_path, real_ema_path):
+    pack = tmp_path / "custom_nodes" / "Paragon SR2.pack-v0"
+    pack.mkdir(parents=True)
+    for item in ("__init__.py", "nodes", "paragonsr2", "trainer", "js"):
+        (pack / item).symlink_to(ROOT / item)
+    models = tmp_path / "models"
+    installed = comfy_stubs.install(models, tmp_path / "output", with_v3=request.param == "v3")
+    shutil.copy(real_ema_path, models / "upscale_models" / real_ema_path.name)
+    (models / "upscale_models" / "broken.safetensors").write_bytes(b"\x00" * 64)
+    before = set(sys.modules)
+    module = comfy_stubs.import_pack(pack)
+    if request.param == "v3":
+        ext = asyncio.run(module.comfy_entrypoint())
+        classes = {c.define_schema().node_id: c for c in asyncio.run(ext.get_node_list())}
+
+        def call(node_id, **kw):
+            cls = classes[node_id]
+            cls.hidden = type("H", (), {"unique_id": "7"})()
+            out = cls.execute(**kw)
+            return out.args, out.ui
+    else:
+        classes = module.NODE_CLASS_MAPPINGS
+
+        def call(node_id, **kw):
+            out = getattr(classes[node_id](), classes[node_id].FUNCTION)(unique_id="7", **kw)
+            return (out["result"], out["ui"]) if isinstance(out, dict) else (out, None)
+    yield {"module": module, "classes": classes, "call": call, "events": installed["events"], "mode": request.param,
+           "models": models, "output": tmp_path / "output"}
+    comfy_stubs.uninstall(installed)
+    for name in set(sys.modules) - before:
+        if name.startswith(str(pack).replace(".", "_x_")):
+            sys.modules.pop(name, None)
+
+
+def test_import_is_light_and_registers(comfy):
+    assert "tensorrt" not in sys.modules
+    assert comfy["module"].WEB_DIRECTORY == "./js"
+    assert set(comfy["classes"]) == {"ParagonSR2Loader", "ParagonSR2Upscale", "ParagonSR2Export",
+                                     "ParagonSR2Train", "ParagonSR2ModelInfo"}
+    import folder_paths
+    from spandrel import MAIN_REGISTRY
+
+    assert "ParagonSR2" in MAIN_REGISTRY
+    paths, exts = folder_paths.folder_names_and_paths["paragonsr2_onnx"]
+    assert "/elsewhere/onnx" in paths and len(paths) == 2 and exts == {".onnx"}
+    assert folder_paths.folder_names_and_paths["paragonsr2_engines"][1] == {".engine"}
+
+
+def test_v1_schema_has_tooltips(comfy):
+    if comfy["mode"] != "v1":
+        schema = comfy["classes"]["ParagonSR2Loader"].define_schema()
+        assert schema.inputs[0].kw["options"] == ["2xParagonSR2_Nano_Pretrain_a6736e0b_ema.safetensors",
+                                                  "broken.safetensors"]
+        return
+    for cls in comfy["classes"].values():
+        spec = cls.INPUT_TYPES()
+        for group in ("required", "optional"):
+            for name, (_, opts) in spec[group].items():
+                assert opts.get("tooltip"), (cls.__name__, name)
+        assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) and cls.DESCRIPTION and cls.CATEGORY
+
+
+def _load(comfy, **kw):
+    args = dict(model_name="2xParagonSR2_Nano_Pretrain_a6736e0b_ema.safetensors", scale="auto", scale_value=2.0,
+                upsampler_alpha="auto", alpha_value=0.5, fusion="deploy")
+    args.update(kw)
+    return comfy["call"]("ParagonSR2Loader", **args)
+
+
+def test_loader_upscale_info(comfy):
+    (model, text), ui = _load(comfy)
+    assert "generation A" in text and "EMA" in text and model.scale == 2
+    info = json.loads(ui["paragonsr2_info"][0])
+    assert info["variant"] == "nano" and info["scale_source"] == "file name"
+    image = torch.rand(2, 33, 41, 3)
+    (out,), _ = comfy["call"]("ParagonSR2Upscale", image=image, upscale_model=model, tile="auto",
+                              backend="pytorch", precision="auto")
+    assert out.shape == (2, 66, 82, 3) and out.min() >= 0 and out.max() <= 1
+    assert comfy["events"]["progress"][-1][0] == comfy["events"]["progress"][-1][1]
+    assert comfy["events"]["freed"]
+    # the core node's contract: descriptor call on [B,C,H,W]
+    core = model(image.movedim(-1, 1))
+    assert (core.movedim(1, -1) - out).abs().max() < 1e-4
+    (desc,), ui = comfy["call"]("ParagonSR2ModelInfo", upscale_model=model)
+    assert "nano" in desc and ui["text"]
+    (model3, _), _ = _load(comfy, scale="custom", scale_value=3.0, upsampler_alpha="custom", alpha_value=0.2)
+    assert model3.scale == 3 and abs(model3.model.upsampler_alpha - 0.2) < 1e-9
+
+
+def test_core_loader_path_feeds_our_upscale(comfy):
+    from spandrel import ModelLoader
+
+    desc = ModelLoader().load_from_file(str(comfy["models"] / "upscale_models" /
+                                            "2xParagonSR2_Nano_Pretrain_a6736e0b_ema.safetensors"))
+    (out,), _ = comfy["call"]("ParagonSR2Upscale", image=torch.rand(1, 8, 8, 3), upscale_model=desc, tile="none",
+                              backend="pytorch", precision="fp32")
+    assert out.shape == (1, 16, 16, 3)
+
+
+def test_bad_inputs_are_clear(comfy):
+    with pytest.raises(Exception, match="broken.safetensors.*truncated or corrupt"):
+        _load(comfy, model_name="broken.safetensors")
+    with pytest.raises(FileNotFoundError):
+        _load(comfy, model_name="missing.safetensors")
+    (model, _), _ = _load(comfy)
+    tiny = comfy["call"]("ParagonSR2Upscale", image=torch.rand(1, 1, 1, 3), upscale_model=model, tile="auto",
+                         backend="pytorch", precision="auto")[0][0]
+    assert tiny.shape == (1, 2, 2, 3)
+    with pytest.raises(Exception, match="tensorrt"):
+        comfy["call"]("ParagonSR2Upscale", image=torch.rand(1, 8, 8, 3), upscale_model=model, tile="auto",
+                      backend="tensorrt", precision="auto")
+    from spandrel import ModelLoader
+
+    class Other:
+        model = torch.nn.Identity()
+    with pytest.raises(Exception, match="ParagonSR2 models only"):
+        comfy["call"]("ParagonSR2Upscale", image=torch.rand(1, 8, 8, 3), upscale_model=Other(), tile="auto",
+                      backend="pytorch", precision="auto")
+    assert ModelLoader
+
+
+def test_interrupt_mid_upscale(comfy):
+    (model, _), _ = _load(comfy)
+    comfy["events"]["interrupt"] = True
+    with pytest.raises(comfy_stubs.Interrupted):
+        comfy["call"]("ParagonSR2Upscale", image=torch.rand(1, 64, 64, 3), upscale_model=model, tile="128",
+                      backend="pytorch", precision="auto")
+    comfy["events"]["interrupt"] = False
+
+
+def test_export_node(comfy):
+    pytest.importorskip("onnxruntime")
+    (model, _), _ = _load(comfy)
+    (path, report), _ = comfy["call"]("ParagonSR2Export", upscale_model=model, precision="fp32", tensorrt=False,
+                                      filename="../../evil name", destination="output")
+    p = Path(path)
+    assert p.is_file() and p.parent == (comfy["output"] / "paragonsr2").resolve() and ".." not in p.name
+    assert json.loads(report)["passed"]
+    (path2, _), _ = comfy["call"]("ParagonSR2Export", upscale_model=model, precision="fp32", tensorrt=False,
+                                  filename="../../evil name", destination="output")
+    assert path2 != path  # never overwrites
+    with pytest.raises(Exception, match="calibration"):
+        comfy["call"]("ParagonSR2Export", upscale_model=model, precision="int8", tensorrt=False,
+                      filename="x", destination="output")
+
+
+def test_train_node(comfy, tmp_path):
+    from PIL import Image
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        Image.fromarray((torch.rand(80, 80, 3).numpy() * 255).astype("uint8")).save(data / f"{i}.png")
+    with torch.inference_mode():  # ComfyUI runs every node under inference mode
+        (model, summary), _ = comfy["call"]("ParagonSR2Train", dataset_folder=str(data), variant="nano", scale=2,
+                                            steps=3, batch=2, patch=16, learning_rate=1e-3, degradations="light",
+                                            model_name="mine", resume=False)
+    assert (comfy["models"] / "upscale_models" / "2x_mine.safetensors").is_file()
+    assert "3 steps" in summary and model.scale == 2
+    assert any(e == "paragonsr2.train" for e, _ in comfy["events"]["sent"])
+    with pytest.raises(Exception, match="dataset_folder"):
+        comfy["call"]("ParagonSR2Train", dataset_folder="", variant="nano", scale=2, steps=3, batch=2, patch=16,
+                      learning_rate=1e-3, degradations="light", model_name="mine", resume=False)

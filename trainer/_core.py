@@ -1,0 +1,9 @@
+"""The paragonsr2 library, found both inside the ComfyUI pack (a sibling package) and standalone."""
+try:  # inside the node pack: <pack>.trainer next to <pack>.paragonsr2
+    from ..paragonsr2.arch import ParagonSR2, variant_config
+    from ..paragonsr2.checkpoint import atomic_write, load_model, save_model
+except ImportError:  # standalone: `python -m trainer` from the repository root, or an installed wheel
+    from paragonsr2.arch import ParagonSR2, variant_config
+    from paragonsr2.checkpoint import atomic_write, load_model, save_model
+
+__all__ = ["ParagonSR2", "atomic_write", "load_model", "save_model", "variant_config"]
