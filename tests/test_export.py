@@ -1,5 +1,6 @@
 """ONNX export: fp32/fp16/int8 within tolerance, chaiNNer contract (IR, opset, shapes, metadata)."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,7 +68,9 @@ def test_fp16_and_fp16_io(real_model, tmp_path):
 
 def test_int8_quantized_and_verified(tmp_path):
     model = p.load_model(random_state_dict(variant_config("nano"), seed=4))
-    calib = torch.rand(4, 3, 64, 64)
+    from paragonsr2.imageio import read_image
+
+    calib = read_image(Path(__file__).parent / "data" / "sample.png")  # natural-looking content, [1,3,H,W]
     report = export_onnx(model, tmp_path / "q.onnx", precision="int8", calib=calib, calib_count=8, calib_size=48)
     assert report["passed"]
     proto = onnx.load(str(tmp_path / "q.onnx"))
