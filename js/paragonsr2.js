@@ -18,10 +18,13 @@ function toggleWith(node, controllerName, dependentName, values) {
   const controller = widget(node, controllerName);
   const dependent = widget(node, dependentName);
   if (!controller || !dependent) return;
+  const computeSize = dependent.computeSize;
   const update = () => {
     const show = values.includes(controller.value);
     dependent.hidden = !show;
     if (dependent.options) dependent.options.hidden = !show;
+    // Older LiteGraph layouts ignore `hidden`; a zero-height size removes the gap there.
+    dependent.computeSize = show ? computeSize : () => [0, -4];
     const size = node.computeSize();
     node.setSize([Math.max(node.size[0], size[0]), size[1] + (node.__psr2Extra || 0)]);
     node.setDirtyCanvas(true, true);
@@ -48,7 +51,13 @@ function infoLines(output) {
     for (const w of d.warnings || []) lines.push(`⚠ ${w.slice(0, 60)}…`);
     return lines;
   }
-  if (output?.text?.length) return String(output.text[0]).split("\n").slice(0, 14);
+  if (output?.text?.length) {
+    const wrapped = [];
+    for (const line of String(output.text[0]).split("\n")) {
+      for (let i = 0; i < Math.max(line.length, 1); i += 64) wrapped.push(line.slice(i, i + 64));
+    }
+    return wrapped.slice(0, 18);
+  }
   return null;
 }
 

@@ -135,10 +135,15 @@ def safe_output_path(folder: Path, name: str, suffix: str) -> Path:
 
 def register_model_folders(root: Path | None = None) -> None:
     """Adds ``paragonsr2_onnx`` (.onnx) and ``paragonsr2_engines`` (.engine) model folders, merged with any
-    entries extra_model_paths.yaml already made."""
+    entries extra_model_paths.yaml already made, and the pack's bundled model folder to upscale_models."""
     fp = _module("folder_paths")
     if fp is None:
         return
+    bundled = str(Path(__file__).resolve().parents[1] / "paragonsr2" / "models")
+    if "upscale_models" in fp.folder_names_and_paths:  # the pack's default model, listed in every loader
+        paths, exts = fp.folder_names_and_paths["upscale_models"]
+        if bundled not in paths:
+            fp.folder_names_and_paths["upscale_models"] = (list(paths) + [bundled], exts)
     base = Path(root or fp.models_dir)
     for key, sub, exts in (("paragonsr2_onnx", "onnx", {".onnx"}),
                            ("paragonsr2_engines", "tensorrt/paragonsr2", {".engine"})):

@@ -1,10 +1,11 @@
 """Shared test helpers (importable as `helpers`; conftest puts tests/ on sys.path)."""
+import os
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("PARAGONSR2_SHARED", ROOT.parent / "shared"))
 CHECKPOINTS = SHARED / "checkpoints"
 KEYS = SHARED / "spec" / "keys"
 REAL = CHECKPOINTS / "2xParagonSR2_Nano_Pretrain.safetensors"

@@ -174,3 +174,25 @@ def test_non_integer_scale_runs_whole(real_path):
     out = upscale(m, x, layout="BCHW")
     with torch.no_grad():
         assert (out - m(x).clamp(0, 1)).abs().max() <= 1e-6
+
+
+def test_measured_margin_for_deep_models():
+    """Deep configs get a measured margin below their exact receptive field, and stay within 1/4 level."""
+    from paragonsr2.arch import ParagonConfig, ParagonSR2
+    from paragonsr2.engine.margin import TOLERANCE, _probe_image, tile_margin
+
+    net = ParagonSR2(ParagonConfig(num_feat=16, num_groups=4, num_blocks=3, ffn_expansion=2.0, band=11,
+                                   hr_blocks=1)).eval()
+    with torch.no_grad():
+        for name, t in net.named_parameters():
+            if name.endswith("gamma"):
+                t.fill_(0.1)
+    model = p.deploy_fuse(net)
+    exact = receptive_radius(model.config, model.scale, model.upsampler_alpha)
+    margin = tile_margin(model)
+    assert exact > 64 and margin < exact
+    img = _probe_image(160)
+    with torch.no_grad():
+        ref = model(img).clamp(0, 1)
+    out = upscale(make_backend(model, device="cpu"), img, tile=48, layout="BCHW")
+    assert (out - ref).abs().max() <= TOLERANCE + 1e-6

@@ -8,6 +8,7 @@ import torch
 
 from ..errors import ParagonError
 from .backends import OrtBackend, TorchBackend, resolve_device
+from .margin import tile_margin
 from .run import Layout, Progress, detect_layout, upscale_tensor
 from .tiles import receptive_radius
 
@@ -66,9 +67,9 @@ def upscale(model, image: torch.Tensor, *, tile: int | str | None = "auto", back
         runner = backend
     else:
         runner = make_backend(model, backend, precision, device)
-    config = getattr(getattr(runner, "model", None), "config", None) or getattr(model, "config", None)
-    alpha = getattr(getattr(runner, "model", None), "upsampler_alpha", 0.5)
-    margin = getattr(runner, "margin", None) or (receptive_radius(config, runner.scale, alpha) if config else None)
+    net = getattr(runner, "model", None)
+    config = getattr(net, "config", None) or getattr(model, "config", None)
+    margin = getattr(runner, "margin", None) or (tile_margin(net) if net is not None and config else None)
     max_input = getattr(runner, "max_input", None)  # engines with a shape profile
     if max_input is not None and margin is not None:
         limit = max_input - 2 * margin

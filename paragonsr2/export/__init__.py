@@ -23,8 +23,15 @@ def default_output(source: Path | None, model, fmt: str, precision: str) -> Path
 def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count: int = 32,
                 calib_size: int = 128, fp16_io: bool = False, opset: int = 17, overwrite: bool = False) -> dict:
     """Exports and verifies; returns the verification report (also written as <name>.verify.json)."""
-    from .onnx import as_deploy
+    from .onnx import as_deploy, require_onnx
 
+    require_onnx()
+    try:
+        import onnxruntime  # noqa: F401 - every export is verified with it, so check before writing anything
+    except ImportError:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError("onnxruntime", "ONNX export (verified with ONNX Runtime)") from None
     if precision not in PRECISIONS:
         raise ParagonError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     path = Path(path)

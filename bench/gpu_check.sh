@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# GPU checks in one short run (< 8 minutes): the CUDA tests, then bench/gpu_check.py's tables.
+# Usage on a machine with an NVIDIA GPU, from the repository root:  bash bench/gpu_check.sh
+# Optional wheels (spandrel, onnxruntime-gpu, tensorrt) in .whl/ are installed to /tmp/site first.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONUNBUFFERED=1
+[ -d .gpu/shared ] && export PARAGONSR2_SHARED=$PWD/.gpu/shared
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+timeout 240 python3 -m pytest -q -x tests/test_engine.py tests/test_tensorrt.py tests/test_checkpoint.py -p no:cacheprovider
+timeout 300 python3 bench/gpu_check.py
