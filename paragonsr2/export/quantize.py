@@ -120,24 +120,33 @@ class _Simulator:
                 conv.weight.data.copy_(w)
 
 
+def int8_worthy(conv: torch.nn.Conv2d, min_channels: int = 16) -> bool:
+    """Convs that run faster in int8 on ONNX Runtime's CPU kernels (measured): dense ones with enough
+    channels. Depthwise convs and thin in/out convs (conv_in 3->C, conv_out C->3) are slower in int8
+    than in fp32 once the Q/DQ passes are counted, so they stay float."""
+    return conv.groups == 1 and conv.in_channels >= min_channels and conv.out_channels >= min_channels
+
+
 def sensitivity_order(model: torch.nn.Module, crops: list[np.ndarray],
-                      target_db: float = 44.0) -> tuple[list[int], list[int]]:
-    """(convs to keep in float by simulation, all conv indices most-sensitive first)."""
+                      target_db: float = 44.0) -> tuple[list[int], list[int], int]:
+    """(convs to keep in float, int8 candidates most-sensitive first, conv count); indices are in
+    execution order, which is the order of the Conv nodes in the exported graph."""
     sim = _Simulator(model, crops)
     n = len(sim.convs)
-    solo = [sim.psnr([i]) for i in range(n)]
-    order = sorted(range(n), key=lambda i: solo[i])
-    keep: list[int] = []
+    cand = [i for i, c in enumerate(sim.convs) if int8_worthy(c)]
+    keep = [i for i in range(n) if i not in cand]
+    solo = {i: sim.psnr([i]) for i in cand}
+    order = sorted(cand, key=lambda i: solo[i])
     for i in order:
-        if sim.psnr([j for j in range(n) if j not in keep]) >= target_db:
+        if sim.psnr([j for j in cand if j not in keep]) >= target_db:
             break
         keep.append(i)
-    return sorted(keep), order
+    return sorted(keep), order, n
 
 
 def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, crops: list[np.ndarray],
                   method: str = "minmax", keep_float: list[str] | None = None) -> Path:
-    """Static QDQ quantization (Conv only) of an fp32 ONNX file, ``keep_float`` convs excluded."""
+    """Static QDQ quantization (Conv and LeakyReLU) of an fp32 ONNX file, ``keep_float`` convs excluded."""
     try:
         from onnxruntime.quantization import (
             CalibrationDataReader,
@@ -166,7 +175,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
         tmp_out = Path(tmp) / "int8.onnx"
         quantize_static(str(fp32_path), str(tmp_out), Reader(), quant_format=QuantFormat.QDQ,
                         per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                        calibrate_method=methods[method], op_types_to_quantize=["Conv"],
+                        calibrate_method=methods[method], op_types_to_quantize=["Conv", "LeakyRelu"],
                         nodes_to_exclude=list(keep_float or []),
                         extra_options={"CalibPercentile": 99.999, "DedicatedQDQPair": True})
         data = tmp_out.read_bytes()
@@ -180,14 +189,16 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
 
 def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn.Module, conv_names: list[str],
                    target_db: float = 41.0) -> list[str]:
-    """Quantizes with the simulated float set, then checks the real ONNX Runtime result on the
-    calibration batch and moves the next most sensitive conv to float until ``target_db`` is met.
-    Returns the names of the convs kept in float."""
+    """Quantizes the int8-worthy convs, minus those the simulation marks as too sensitive; then checks
+    the real ONNX Runtime result on the calibration batch and moves the next most sensitive conv to
+    float until ``target_db`` is met. Returns the names of the convs kept in float."""
     import onnxruntime as ort
 
     from .verify import psnr
 
-    keep, order = sensitivity_order(model, crops)
+    keep, order, n = sensitivity_order(model, crops)
+    if n != len(conv_names):
+        raise ParagonError(f"INT8: {n} convs run in PyTorch but the graph has {len(conv_names)}")
     batch = np.concatenate(crops[: min(len(crops), 8)])
     with torch.no_grad():
         ref = model(torch.from_numpy(batch)).numpy()

@@ -1,0 +1,90 @@
+"""Export benchmark: ONNX Runtime CPU speed and accuracy of FP32 / FP16 / INT8 exports, side by side.
+
+python bench/export_bench.py [--model FILE] [--size 512] [--threads 2] [--calib DIR]
+Accuracy: PSNR of each export's output against the FP32 PyTorch output on natural images
+(the scikit-image sample photos, downscaled x2 by PIL bicubic as LR inputs, 256 px centre crops).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+from quality_bench import natural_images, to_tensor  # noqa: E402
+
+import paragonsr2 as p  # noqa: E402
+from paragonsr2.export import export_onnx  # noqa: E402
+from paragonsr2.export.verify import psnr  # noqa: E402
+
+DEFAULT_MODEL = ROOT / "paragonsr2" / "models" / "2x_ParagonSR2_nano_default.safetensors"
+
+
+def lr_crops(images: list[Path], size: int = 256) -> list[torch.Tensor]:
+    out = []
+    for path in images:
+        im = Image.open(path).convert("RGB")
+        im = im.resize((im.width // 2, im.height // 2), Image.Resampling.BICUBIC)
+        x = to_tensor(im)
+        h, w = x.shape[-2:]
+        y0, x0 = max(0, (h - size) // 2), max(0, (w - size) // 2)
+        out.append(x[:, :, y0:y0 + size, x0:x0 + size].contiguous())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=str(DEFAULT_MODEL))
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--calib", default=None, help="calibration folder (default: the verify sample + photos' LR)")
+    args = ap.parse_args()
+    model = p.load_model(args.model, fuse=True)
+    images = natural_images(None)
+    crops = lr_crops(images)
+    calib = args.calib or torch.cat([c[:, :, :128, :128] for c in crops[::2]])  # half the photos calibrate
+    tests = crops[1::2]  # the other half measures
+    x = np.random.default_rng(0).random((1, 3, args.size, args.size), dtype=np.float32)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for prec in ("fp32", "fp16", "int8"):
+            path = Path(tmp) / f"m_{prec}.onnx"
+            t0 = time.perf_counter()
+            export_onnx(model, path, precision=prec, calib=calib if prec == "int8" else None)
+            export_s = time.perf_counter() - t0
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = args.threads
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            sess.run(None, {"input": x})
+            t0 = time.perf_counter()
+            for _ in range(args.repeat):
+                sess.run(None, {"input": x})
+            t = (time.perf_counter() - t0) / args.repeat
+            scores = []
+            for c in tests:
+                with torch.no_grad():
+                    ref = model(c).numpy()
+                scores.append(psnr(sess.run(None, {"input": c.numpy()})[0], ref))
+            rows.append((prec, t, min(scores), float(np.mean(scores)), path.stat().st_size / 1024, export_s))
+    t32 = rows[0][1]
+    print(f"\n{Path(args.model).name}: ONNX Runtime {ort.__version__} CPU, {args.threads} threads, "
+          f"{args.size}x{args.size} input, mean of {args.repeat}\n")
+    print("| export | seconds / image | speed vs FP32 | PSNR vs FP32 PyTorch (min / mean) | size (KiB) | export s |")
+    print("|---|---|---|---|---|---|")
+    for prec, t, mn, mean, kib, ex in rows:
+        acc = "reference" if prec == "fp32" else f"{mn:.1f} / {mean:.1f} dB"
+        print(f"| {prec} | {t:.3f} | {t32 / t:.2f}x | {acc} | {kib:.0f} | {ex:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
