@@ -146,7 +146,7 @@ def sensitivity_order(model: torch.nn.Module, crops: list[np.ndarray],
 
 def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, crops: list[np.ndarray],
                   method: str = "minmax", keep_float: list[str] | None = None) -> Path:
-    """Static QDQ quantization (Conv and LeakyReLU) of an fp32 ONNX file, ``keep_float`` convs excluded."""
+    """Static QDQ quantization (Conv only) of an fp32 ONNX file, ``keep_float`` convs excluded."""
     try:
         from onnxruntime.quantization import (
             CalibrationDataReader,
@@ -175,7 +175,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
         tmp_out = Path(tmp) / "int8.onnx"
         quantize_static(str(fp32_path), str(tmp_out), Reader(), quant_format=QuantFormat.QDQ,
                         per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                        calibrate_method=methods[method], op_types_to_quantize=["Conv", "LeakyRelu"],
+                        calibrate_method=methods[method], op_types_to_quantize=["Conv"],
                         nodes_to_exclude=list(keep_float or []),
                         extra_options={"CalibPercentile": 99.999, "DedicatedQDQPair": True})
         data = tmp_out.read_bytes()
