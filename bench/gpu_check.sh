@@ -11,5 +11,5 @@ fi
 export PYTHONUNBUFFERED=1
 [ -d .gpu/shared ] && export PARAGONSR2_SHARED=$PWD/.gpu/shared
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-timeout 240 python3 -m pytest -q -x tests/test_engine.py tests/test_tensorrt.py tests/test_checkpoint.py -p no:cacheprovider
+timeout 240 python3 -m pytest -q tests/test_engine.py tests/test_tensorrt.py tests/test_checkpoint.py -p no:cacheprovider
 timeout 300 python3 bench/gpu_check.py

@@ -151,10 +151,29 @@ class DeployParagonSR2(nn.Module):
         self.scale = scale_pair(scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.hr_output(self.lr_features(x))
+
+    HR_MODULES = ("resample", "head_in", "head", "conv_out")
+
+    def set_hr_dtype(self, dtype: torch.dtype) -> None:
+        """Runs the HR part (about 80% of the work at x2) in ``dtype`` and keeps the LR part as it is.
+
+        Measured on CUDA with the real upstream checkpoint (tracked kernels up to |15|): all-fp16 gives
+        44.7 dB against float64 and all-bf16 29.7 dB, while LR fp32 + HR fp16 gives 76 dB (bf16: 58 dB).
+        """
+        for name in self.HR_MODULES:
+            getattr(self, name).to(dtype)
+
+    def lr_features(self, x: torch.Tensor) -> torch.Tensor:
+        """LR part: [B,3,H,W] -> sharpened features [B,C,H,W] (about a fifth of the work at x2)."""
+        x = x.to(self.conv_in.weight.dtype)
         s = self.conv_in(x)
         f = self.conv_fuse(self.body(s)) + s
-        if self.sharpen is not None:
-            f = self.sharpen(f)
+        return self.sharpen(f) if self.sharpen is not None else f
+
+    def hr_output(self, f: torch.Tensor) -> torch.Tensor:
+        """HR part: nearest resize, resample filter, head, conv_out -> [B,3,H*sh,W*sw]."""
+        f = f.to(self.conv_out.weight.dtype)
         sh, sw = self.scale
         if self.resize == "factor" or (sh.is_integer() and sw.is_integer()):
             # integer scales: floor == round, and a constant-scale Resize exports with static shapes

@@ -165,13 +165,14 @@ def test_auto_tile_respects_memory(nano):
 
 def test_upscale_accepts_path_and_real_model(real_path):
     out = upscale(str(real_path), torch.rand(1, 16, 16, 3))
+    assert out.device.type == "cpu" and out.dtype == torch.float32
     assert out.shape == (1, 32, 32, 3)
 
 
 def test_non_integer_scale_runs_whole(real_path):
     m = p.load_model(real_path, scale=1.5, fuse=True)
     x = torch.rand(1, 3, 9, 13)
-    out = upscale(m, x, layout="BCHW")
+    out = upscale(m, x, layout="BCHW", device="cpu")
     with torch.no_grad():
         assert (out - m(x).clamp(0, 1)).abs().max() <= 1e-6
 
@@ -196,3 +197,27 @@ def test_measured_margin_for_deep_models():
         ref = model(img).clamp(0, 1)
     out = upscale(make_backend(model, device="cpu"), img, tile=48, layout="BCHW")
     assert (out - ref).abs().max() <= TOLERANCE + 1e-6
+
+
+def test_backend_never_mutates_callers_model(real_path):
+    m = p.load_model(real_path, fuse=True)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    upscale(m, torch.rand(1, 3, 8, 8), layout="BCHW", device=device,
+            precision="fp16" if device == "cuda" else "fp32")
+    after = m.state_dict()
+    assert all(after[k].dtype == v.dtype and after[k].device == v.device and torch.equal(after[k], v)
+               for k, v in before.items())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("precision,min_db", [("fp32", 80.0), ("fp16", 45.0), ("bf16", 38.0)])
+def test_cuda_precisions_match_cpu(real_path, precision, min_db):
+    """The real checkpoint (tracked kernels up to |15|): half precision only in the HR part stays accurate."""
+    from paragonsr2.export.verify import psnr, real_inputs
+
+    m = p.load_model(real_path, fuse=True)
+    x = real_inputs(None, 96, 128)
+    ref = upscale(m, x, layout="BCHW", device="cpu")
+    out = upscale(m, x, layout="BCHW", device="cuda", precision=precision)
+    assert psnr(out.numpy(), ref.numpy()) >= min_db

@@ -5,6 +5,7 @@ All backends share one interface (``scale``, ``in_chans``, ``out_chans``, ``devi
 """
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 
@@ -46,7 +47,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 class TorchBackend:
-    """PyTorch on CPU or CUDA. fp16 tiles with non-finite output are redone in fp32 (with a warning)."""
+    """PyTorch on CPU or CUDA. fp16/bf16 run the HR part in half precision and the LR part in fp32;
+    tiles with non-finite output are redone in fp32 (with a warning)."""
 
     name = "pytorch"
 
@@ -60,29 +62,42 @@ class TorchBackend:
         self.out_chans = model.config.out_chans
         self.channels_last = (self.device.type == "cpu") if channels_last is None else channels_last
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.model = model.to(self.device, self.dtype, memory_format=fmt).eval()
+        ref = next(model.parameters())
+        if ref.device != self.device or ref.dtype != torch.float32:
+            model = copy.deepcopy(model)  # never move or cast the caller's model
+        self.model = model.to(self.device, torch.float32, memory_format=fmt).eval()
+        if self.dtype != torch.float32:
+            if hasattr(self.model, "set_hr_dtype"):  # half precision where it is safe (see set_hr_dtype)
+                self.model.set_hr_dtype(self.dtype)
+            else:
+                self.model.to(self.dtype)
         self._fp32_model = None
         self.overflow_tiles = 0
 
-    def _run(self, model: torch.nn.Module, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        x = x.to(self.device, dtype, non_blocking=True)
+    def _run(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, torch.float32, non_blocking=True)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return model(x)
+        if self.device.type != "cuda" or self.dtype != torch.float32:
+            return model(x)
+        tf32 = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32: TF32 costs 50 dB on real checkpoints
+        try:
+            return model(x)
+        finally:
+            torch.backends.cudnn.allow_tf32 = tf32
 
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        y = self._run(self.model, x, self.dtype)
-        if self.dtype == torch.float16 and not torch.isfinite(y).all():
+        y = self._run(self.model, x)
+        if self.dtype != torch.float32 and not torch.isfinite(y).all():
             if self._fp32_model is None:
-                import copy
-
                 self._fp32_model = copy.deepcopy(self.model).float()
                 warnings.warn("fp16 overflowed (non-finite output) on this model; tiles that overflow are "
                               "redone in fp32. Use precision='bf16' or 'fp32' to avoid the retries.",
                               stacklevel=2)
             self.overflow_tiles += 1
-            y = self._run(self._fp32_model, x, torch.float32)
+            y = self._run(self._fp32_model, x)
         return y.float().cpu()
 
     @staticmethod

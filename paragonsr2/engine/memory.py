@@ -10,7 +10,7 @@ import math
 
 import torch
 
-LIVE_HR_MAPS = 7.0  # measured worst 6.25 on CPU (nano/tiny/s, 256-512 px tiles; bench/memory_model.py), rounded up
+LIVE_HR_MAPS = 8.0  # measured worst: 6.25 CPU (bench/memory_model.py), 7.25 CUDA (bench/gpu_check.py); +margin
 CPU_FASTEST_TILE = 256  # measured: crop tiles of this size beat larger ones on CPU (cache-bound HR maps)
 GPU_MAX_TILE = 1024  # larger tiles gain nothing measurable on a GPU and cost latency per progress step
 MIN_TILE = 32
