@@ -65,21 +65,22 @@ def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
     return (16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0
 
 
-def psnr_y(x: torch.Tensor, y: torch.Tensor, border: int) -> float:
-    """PSNR on the Y channel after quantising to 8 bit, ignoring ``border`` px on each side."""
-    x = (x.clamp(0, 1) * 255).round() / 255
-    y = (y.clamp(0, 1) * 255).round() / 255
-    xy, yy = rgb_to_y(x), rgb_to_y(y)
+def _y_pair(x: torch.Tensor, y: torch.Tensor, border: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both images quantised to 8 bit, as Y, without ``border`` px on each side."""
+    xy, yy = (rgb_to_y((t.clamp(0, 1) * 255).round() / 255) for t in (x, y))
     if border:
         xy, yy = xy[..., border:-border, border:-border], yy[..., border:-border, border:-border]
+    return xy, yy
+
+
+def psnr_y(x: torch.Tensor, y: torch.Tensor, border: int) -> float:
+    """PSNR on the Y channel after quantising to 8 bit, ignoring ``border`` px on each side."""
+    xy, yy = _y_pair(x, y, border)
     mse = ((xy - yy) ** 2).mean().item()
     return 10 * torch.log10(torch.tensor(1.0 / max(mse, 1e-12))).item()
 
 
 def ssim_y(x: torch.Tensor, y: torch.Tensor, border: int) -> float:
-    x = (x.clamp(0, 1) * 255).round() / 255
-    y = (y.clamp(0, 1) * 255).round() / 255
-    xy, yy = rgb_to_y(x), rgb_to_y(y)
-    if border:
-        xy, yy = xy[..., border:-border, border:-border], yy[..., border:-border, border:-border]
+    """SSIM on the Y channel (8-bit quantised, border excluded), computed in float64."""
+    xy, yy = _y_pair(x, y, border)
     return ssim(xy.double(), yy.double()).item()
