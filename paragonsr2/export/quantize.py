@@ -188,7 +188,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
 
 
 def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn.Module, conv_names: list[str],
-                   target_db: float = 41.0) -> list[str]:
+                   target_db: float = 44.0) -> list[str]:
     """Quantizes the int8-worthy convs, minus those the simulation marks as too sensitive; then checks
     the real ONNX Runtime result on the calibration batch and moves the next most sensitive conv to
     float until ``target_db`` is met. Returns the names of the convs kept in float."""
