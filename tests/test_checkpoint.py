@@ -224,3 +224,10 @@ def test_refuses_missing_unexpected_wrong_shapes_nonfinite():
     nan["conv_out.bias"] = torch.tensor([0.0, float("nan"), 0.0])
     with pytest.raises(CheckpointError, match="non-finite.*conv_out.bias"):
         p.load_model(nan)
+
+
+def test_refusal_names_what_spandrel_detects():
+    safmn = pytest.importorskip("spandrel.architectures.SAFMN")
+    sd = safmn.SAFMN(dim=8, n_blocks=1, ffn_scale=2.0, upscaling_factor=2).state_dict()
+    with pytest.raises(NotParagonError, match="spandrel recognises it as SAFMN"):
+        p.load_model(sd)

@@ -37,7 +37,7 @@ def other_architecture(shapes: Shapes) -> str | None:
     if "conv_in.weight" in shapes and any(k.startswith("body.") for k in keys) and \
             "magic_upsampler.sharpen.conv_h.weight" not in shapes and any("norm" in k for k in keys):
         return "the original ParagonSR (v1, with GroupNorm blocks), not ParagonSR2"
-    if any(k.startswith(("conv_first.", "RRDB_trunk.", "model.0.", "body.0.rdb1.")) for k in keys):
+    if any(k.startswith(("RRDB_trunk.", "model.1.sub.")) or ".rdb1." in k.lower() for k in keys):
         return "ESRGAN / Real-ESRGAN (RRDBNet)"
     if any(k.startswith("block_1.c1_r.") for k in keys):
         return "SPAN"

@@ -122,7 +122,9 @@ def load_model(source, *, scale: Scale | None = None, upsampler_alpha: float | N
     try:
         config = detect_config({k: tuple(v.shape) for k, v in sd.items()})
     except CheckpointError as e:
-        raise type(e)(f"{label}: {e}") from None
+        hint = _spandrel_hint(sd) if "looks like" not in str(e) else None
+        raise type(e)(f"{label}: {e}" + (f"; spandrel recognises it as {hint}: load it with ComfyUI's "
+                                         "'Load Upscale Model' or chaiNNer" if hint else "")) from None
     _check_finite(sd, label)
 
     scale_value, scale_source = resolve_scale(scale, metadata, name)
@@ -158,6 +160,21 @@ def load_model(source, *, scale: Scale | None = None, upsampler_alpha: float | N
         scale=scale_value, scale_source=scale_source, upsampler_alpha=alpha, alpha_source=alpha_source,
         ema_repaired_blocks=repaired, warnings=warnings)
     return model
+
+
+def _spandrel_hint(sd: Mapping[str, torch.Tensor]) -> str | None:
+    """The architecture spandrel detects in a state dict, if spandrel is installed."""
+    try:
+        from spandrel import MAIN_REGISTRY
+    except ImportError:
+        return None
+    for support in MAIN_REGISTRY.architectures("detection"):
+        try:
+            if support.architecture.id != "ParagonSR2" and support.detect(sd):
+                return support.architecture.name
+        except Exception:  # noqa: BLE001, S112 - a detector failing on foreign keys means "not this one"
+            continue
+    return None
 
 
 def _variant(config: ParagonConfig, metadata: Mapping[str, str]) -> str:
