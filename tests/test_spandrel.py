@@ -37,3 +37,13 @@ def test_does_not_claim_other_architectures():
     assert not arch.detect(compact)
     register()
     assert MAIN_REGISTRY.load(compact).architecture.id != "ParagonSR2"
+
+
+def test_library_upscale_accepts_spandrel_descriptor(real_path):
+    from paragonsr2 import upscale
+
+    register()
+    desc = spandrel.ModelLoader().load_from_file(str(real_path))
+    assert upscale(desc, torch.rand(1, 8, 8, 3)).shape == (1, 16, 16, 3)
+    with pytest.raises(Exception, match="ParagonSR2 model"):
+        upscale(torch.nn.Identity(), torch.rand(1, 8, 8, 3))

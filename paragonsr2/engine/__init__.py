@@ -22,6 +22,10 @@ def make_backend(model, backend: str = "pytorch", precision: str = "auto", devic
 
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, fuse=True)
+    elif not hasattr(model, "config") and isinstance(getattr(model, "model", None), torch.nn.Module):
+        model = model.model  # a spandrel ImageModelDescriptor (e.g. from ComfyUI's core loader)
+    if not hasattr(model, "config") or not hasattr(model, "scale"):
+        raise ParagonError(f"expected a ParagonSR2 model (from load_model), got {type(model).__name__}")
     elif not isinstance(model, DeployParagonSR2):
         description = getattr(model, "description", None)
         model = deploy_fuse(model)
