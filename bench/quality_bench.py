@@ -25,6 +25,7 @@ from trainer.losses import psnr_y, ssim_y  # noqa: E402
 SKIMAGE_PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "motorcycle_left.png",
                   "motorcycle_right.png", "rocket.jpg", "brick.png", "grass.png", "gravel.png", "moon.png")
 DEFAULT_MODEL = ROOT / "paragonsr2" / "models" / "2x_ParagonSR2_nano_default.safetensors"
+DEFAULT_MODEL_X4 = ROOT / "paragonsr2" / "models" / "4x_ParagonSR2_nano_default.safetensors"
 
 
 def natural_images(folder: str | None) -> list[Path]:
@@ -41,7 +42,8 @@ def to_tensor(im: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
 
 
-def evaluate(models: list[str], images: list[Path], scale: int = 2) -> dict:
+def evaluate(models: list[str], images: list[Path], scale: int) -> dict:
+    """Per method: (Y-PSNR, Y-SSIM) for each image, LR = PIL bicubic downscale by ``scale``."""
     loaded = {Path(m).name: p.load_model(m, fuse=True) for m in models}
     rows: dict[str, list[tuple[float, float]]] = {"PIL bicubic": [], "PIL lanczos": [], **{k: [] for k in loaded}}
     for path in images:
@@ -62,18 +64,22 @@ def evaluate(models: list[str], images: list[Path], scale: int = 2) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", nargs="*", default=[str(DEFAULT_MODEL)])
+    ap.add_argument("--models", nargs="*", default=[str(DEFAULT_MODEL), str(DEFAULT_MODEL_X4)])
     ap.add_argument("--images")
     args = ap.parse_args()
     images = natural_images(args.images)
-    rows = evaluate(args.models, images)
-    base = np.mean([r[0] for r in rows["PIL bicubic"]])
-    print(f"\n{len(images)} natural images ({', '.join(i.stem for i in images)}), LR = PIL bicubic x2\n")
-    print("| method | Y-PSNR (dB) | Y-SSIM | vs PIL bicubic |")
-    print("|---|---|---|---|")
-    for name, vals in rows.items():
-        ps, ss = np.mean([v[0] for v in vals]), np.mean([v[1] for v in vals])
-        print(f"| {name} | {ps:.2f} | {ss:.4f} | {ps - base:+.2f} dB |")
+    by_scale: dict[int, list[str]] = {}
+    for m in args.models:
+        by_scale.setdefault(int(p.load_model(m).description.scale[0]), []).append(m)
+    for scale, models in sorted(by_scale.items()):
+        rows = evaluate(models, images, scale)
+        base = np.mean([r[0] for r in rows["PIL bicubic"]])
+        print(f"\n{len(images)} natural images ({', '.join(i.stem for i in images)}), LR = PIL bicubic x{scale}\n")
+        print("| method | Y-PSNR (dB) | Y-SSIM | vs PIL bicubic |")
+        print("|---|---|---|---|")
+        for name, vals in rows.items():
+            ps, ss = np.mean([v[0] for v in vals]), np.mean([v[1] for v in vals])
+            print(f"| {name} | {ps:.2f} | {ss:.4f} | {ps - base:+.2f} dB |")
 
 
 if __name__ == "__main__":
