@@ -6,8 +6,8 @@ from collections import OrderedDict
 
 from ..paragonsr2 import load_model
 from ..paragonsr2.engine import make_backend, upscale
+from ..paragonsr2.engine.margin import tile_margin
 from ..paragonsr2.engine.memory import bytes_per_lr_pixel
-from ..paragonsr2.engine.tiles import receptive_radius
 from ..paragonsr2.errors import ParagonError, UpscaleCancelled
 from ..paragonsr2.fuse import DeployParagonSR2
 from . import bridge
@@ -98,7 +98,7 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     if not isinstance(model, DeployParagonSR2):  # e.g. loaded by ComfyUI's core loader: fold it once
         model = _deploy_cached(upscale_model, model)
     tile_arg = {"auto": "auto", "none": None}.get(tile, tile)
-    margin = receptive_radius(model.config, model.scale, model.upsampler_alpha)
+    margin = tile_margin(model)
     side = (int(tile_arg) if isinstance(tile_arg, str) and tile_arg.isdigit() else 512) + 2 * margin
     bridge.free_memory(int(bytes_per_lr_pixel(model.config.num_feat, model.scale, 4) * side * side), device)
     runner = _backend_for(model, backend, precision, device)

@@ -87,7 +87,7 @@ class TileRunner:
                 continue
             src = output_rect(Rect(core.y0 - box.y0, core.y1 - box.y0, core.x0 - box.x0, core.x1 - box.x0), scale)
             dst = output_rect(core, scale)
-            out[:, :, dst.y0:dst.y1, dst.x0:dst.x1] = y[:, :, src.y0:src.y1, src.x0:src.x1].clamp(0, 1)
+            out[:, :, dst.y0:dst.y1, dst.x0:dst.x1].copy_(y[:, :, src.y0:src.y1, src.x0:src.x1]).clamp_(0, 1)
             queue.pop(0)
             self._tick()
 
