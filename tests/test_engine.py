@@ -221,3 +221,13 @@ def test_cuda_precisions_match_cpu(real_path, precision, min_db):
     ref = upscale(m, x, layout="BCHW", device="cpu")
     out = upscale(m, x, layout="BCHW", device="cuda", precision=precision)
     assert psnr(out.numpy(), ref.numpy()) >= min_db
+
+
+def test_onnxruntime_backend_tiles_like_pytorch(nano, backend):
+    pytest.importorskip("onnxruntime")
+    from paragonsr2.engine.margin import tile_margin
+
+    ort_backend = make_backend(nano, "onnxruntime", device="cpu", precision="fp32")
+    assert ort_backend.margin == backend.margin == tile_margin(nano) and ort_backend.num_feat == 24
+    x = torch.rand(1, 50, 70, 3)
+    assert (upscale(ort_backend, x, tile=32) - upscale(backend, x, tile=32)).abs().max() <= 1e-4

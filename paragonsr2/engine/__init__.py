@@ -31,8 +31,8 @@ def make_backend(model, backend: str = "pytorch", precision: str = "auto", devic
         model = deploy_fuse(model)
         model.description = description
     if backend == "pytorch":
-        return TorchBackend(model, device=device, precision=precision, **options)
-    if backend in ("onnxruntime", "tensorrt"):
+        runner = TorchBackend(model, device=device, precision=precision, **options)
+    elif backend in ("onnxruntime", "tensorrt"):
         from ..export.onnx import cached_onnx
 
         dev = resolve_device(device)
@@ -40,12 +40,17 @@ def make_backend(model, backend: str = "pytorch", precision: str = "auto", devic
         if backend == "tensorrt":
             from ..export.tensorrt import TensorRTBackend
 
-            return TensorRTBackend.from_model(model, precision=prec, device=dev if dev.type == "cuda" else None,
-                                              **options)
-        path = cached_onnx(model, precision=prec)
-        return OrtBackend(str(path), model.scale, model.config.in_chans, model.config.out_chans, device=dev,
-                          **options)
-    raise ParagonError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+            runner = TensorRTBackend.from_model(model, precision=prec, device=dev if dev.type == "cuda" else None,
+                                                **options)
+        else:
+            path = cached_onnx(model, precision=prec)
+            runner = OrtBackend(str(path), model.scale, model.config.in_chans, model.config.out_chans, device=dev,
+                                **options)
+    else:
+        raise ParagonError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    runner.margin = getattr(runner, "margin", None) or tile_margin(model)  # what the tiler needs to know
+    runner.num_feat = model.config.num_feat
+    return runner
 
 
 def upscale(model, image: torch.Tensor, *, tile: int | str | None = "auto", backend="pytorch",
@@ -71,14 +76,14 @@ def upscale(model, image: torch.Tensor, *, tile: int | str | None = "auto", back
         runner = backend
     else:
         runner = make_backend(model, backend, precision, device)
-    net = getattr(runner, "model", None)
-    config = getattr(net, "config", None) or getattr(model, "config", None)
-    margin = getattr(runner, "margin", None) or (tile_margin(net) if net is not None and config else None)
+    margin = getattr(runner, "margin", None) or tile_margin(runner.model)
     max_input = getattr(runner, "max_input", None)  # engines with a shape profile
-    if max_input is not None and margin is not None:
+    if max_input is not None:
         limit = max_input - 2 * margin
         tile = limit if tile in ("auto", None, 0, "none") else min(int(tile), limit)
-    out = upscale_tensor(runner, nchw, tile=tile, margin=margin, config=config, progress=progress, cancel=cancel)
+    num_feat = getattr(runner, "num_feat", None) or runner.model.config.num_feat
+    out = upscale_tensor(runner, nchw, tile=tile, margin=margin, num_feat=num_feat, progress=progress,
+                         cancel=cancel)
     return out.movedim(1, -1).contiguous() if layout == "BHWC" else out
 
 

@@ -11,7 +11,7 @@ import torch
 from ..arch.upsampler import target_size
 from ..errors import ParagonError, UpscaleCancelled
 from .memory import MIN_TILE, auto_tile
-from .tiles import Rect, output_rect, plan_tiles, receptive_radius, split_rect
+from .tiles import Rect, output_rect, plan_tiles, split_rect
 
 log = logging.getLogger("paragonsr2")
 Progress = Callable[[int, int], None]
@@ -115,9 +115,11 @@ def _to_model_channels(x: torch.Tensor, in_chans: int) -> torch.Tensor:
     raise ParagonError(f"the model takes {in_chans}-channel images, got {x.shape[1]} channels")
 
 
-def upscale_tensor(backend, image: torch.Tensor, *, tile="auto", margin: int | None = None,
-                   config=None, progress: Progress | None = None, cancel=None) -> torch.Tensor:
+def upscale_tensor(backend, image: torch.Tensor, *, margin: int, num_feat: int, tile="auto",
+                   progress: Progress | None = None, cancel=None) -> torch.Tensor:
     """[B,C,H,W] (C = 1, 3 or 4) float -> [B,C,Ho,Wo] float32 CPU in [0,1].
+
+    margin: LR px of context per tile side; num_feat: feature channels (for the memory model).
 
     RGBA: RGB goes through the model; alpha is replicated to RGB, upscaled by the same model and
     averaged back to one channel (sharp, consistent edges). Grayscale: replicated to RGB, averaged back.
@@ -127,10 +129,8 @@ def upscale_tensor(backend, image: torch.Tensor, *, tile="auto", margin: int | N
         raise ParagonError(f"image of size {width}x{height} is empty")
     if not image.is_floating_point():
         raise ParagonError(f"expected a float image in [0,1], got dtype {image.dtype}")
-    if margin is None:
-        margin = receptive_radius(config, backend.scale) if config is not None else 32
     if tile == "auto":
-        tile = auto_tile(config.num_feat if config else 64, backend.scale, margin, backend.device,
+        tile = auto_tile(num_feat, backend.scale, margin, backend.device,
                          elem_size=2 if getattr(backend, "dtype", torch.float32) != torch.float32 else 4)
     elif tile in (None, 0, "none"):
         tile = None

@@ -158,7 +158,7 @@ class TensorRTBackend:
                    max_core: int = DEFAULT_MAX_CORE, calib=None):
         """Exports (or reuses) the ONNX, then loads a cached engine or builds one; a stale or corrupt
         engine is rebuilt automatically."""
-        from ..engine.tiles import receptive_radius
+        from ..engine.margin import tile_margin
         from .onnx import as_deploy, cached_onnx
 
         require_tensorrt()
@@ -167,7 +167,7 @@ class TensorRTBackend:
             raise ParagonError("TensorRT INT8 needs an INT8 ONNX made with calibration images: export it with "
                                "`python -m paragonsr2 export MODEL --format tensorrt --precision int8 --calib DIR`")
         onnx_path = cached_onnx(fused, precision)
-        margin = receptive_radius(fused.config, fused.scale, fused.upsampler_alpha)
+        margin = tile_margin(fused)
         profile = plan_profile(margin, fused.config.in_chans, max_core=max_core)
         dev = torch.device(device) if device is not None else torch.device("cuda")
         return cls.for_onnx(onnx_path, fused.scale, profile, margin, precision, dev, cache_root, progress)
@@ -232,7 +232,7 @@ def build_engine_for_model(model, out_path, precision: str = "fp16", calib=None,
     """CLI/node export: writes ``out_path`` (.engine) with a JSON sidecar; INT8 from a calibrated QDQ ONNX."""
     import tempfile
 
-    from ..engine.tiles import receptive_radius
+    from ..engine.margin import tile_margin
     from . import export_onnx
     from .onnx import as_deploy
 
@@ -241,7 +241,7 @@ def build_engine_for_model(model, out_path, precision: str = "fp16", calib=None,
     if out_path.exists() and not overwrite:
         raise ParagonError(f"{out_path} exists; pass --overwrite to replace it")
     fused = as_deploy(model)
-    margin = receptive_radius(fused.config, fused.scale, fused.upsampler_alpha)
+    margin = tile_margin(fused)
     profile = plan_profile(margin, fused.config.in_chans)
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / f"model_{precision}.onnx"
