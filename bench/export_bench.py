@@ -1,6 +1,6 @@
 """Export benchmark: ONNX Runtime CPU speed and accuracy of FP32 / FP16 / INT8 exports, side by side.
 
-python bench/export_bench.py [--model FILE] [--size 512] [--threads 2] [--calib DIR]
+python bench/export_bench.py [--model FILE] [--size 512] [--threads 1 2] [--repeat 9] [--calib DIR]
 Accuracy: PSNR of each export's output against the FP32 PyTorch output on natural images
 (the scikit-image sample photos, downscaled x2 by PIL bicubic as LR inputs, 256 px centre crops).
 """
@@ -45,8 +45,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--calib", default=None, help="calibration folder (default: the verify sample + photos' LR)")
     args = ap.parse_args()
     model = p.load_model(args.model, fuse=True)
@@ -55,35 +55,50 @@ def main() -> None:
     calib = args.calib or torch.cat([c[:, :, :128, :128] for c in crops[::2]])  # half the photos calibrate
     tests = crops[1::2]  # the other half measures
     x = np.random.default_rng(0).random((1, 3, args.size, args.size), dtype=np.float32)
-    rows = []
+    built = []
     with tempfile.TemporaryDirectory() as tmp:
         for prec in ("fp32", "fp16", "int8"):
             path = Path(tmp) / f"m_{prec}.onnx"
             t0 = time.perf_counter()
             export_onnx(model, path, precision=prec, calib=calib if prec == "int8" else None)
-            export_s = time.perf_counter() - t0
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = args.threads
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-            sess.run(None, {"input": x})
-            t0 = time.perf_counter()
-            for _ in range(args.repeat):
-                sess.run(None, {"input": x})
-            t = (time.perf_counter() - t0) / args.repeat
-            scores = []
+            built.append((prec, path, time.perf_counter() - t0))
+        table = {}
+        for threads in args.threads:
+            sessions = []
+            for prec, path, _ in built:
+                so = ort.SessionOptions()
+                so.intra_op_num_threads = threads
+                sessions.append(ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]))
+                sessions[-1].run(None, {"input": x})
+            times = [[] for _ in sessions]
+            for _ in range(args.repeat):  # interleaved, so that load on this shared machine hits all alike
+                for k, sess in enumerate(sessions):
+                    t0 = time.perf_counter()
+                    sess.run(None, {"input": x})
+                    times[k].append(time.perf_counter() - t0)
+            table[threads] = [(min(t), float(np.median(t))) for t in times]
+        scores = []
+        for prec, path, _ in built:
+            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            per_image = []
             for c in tests:
                 with torch.no_grad():
                     ref = model(c).numpy()
-                scores.append(psnr(sess.run(None, {"input": c.numpy()})[0], ref))
-            rows.append((prec, t, min(scores), float(np.mean(scores)), path.stat().st_size / 1024, export_s))
-    t32 = rows[0][1]
-    print(f"\n{Path(args.model).name}: ONNX Runtime {ort.__version__} CPU, {args.threads} threads, "
-          f"{args.size}x{args.size} input, mean of {args.repeat}\n")
-    print("| export | seconds / image | speed vs FP32 | PSNR vs FP32 PyTorch (min / mean) | size (KiB) | export s |")
-    print("|---|---|---|---|---|---|")
-    for prec, t, mn, mean, kib, ex in rows:
+                per_image.append(psnr(sess.run(None, {"input": c.numpy()})[0], ref))
+            scores.append((min(per_image), float(np.mean(per_image)), path.stat().st_size / 1024))
+    print(f"\n{Path(args.model).name}: ONNX Runtime {ort.__version__} CPU, {args.size}x{args.size} input, "
+          f"{args.repeat} interleaved runs each (min / median seconds)\n")
+    head = " | ".join(f"{t} thread{'s' if t > 1 else ''}: s (min / med) | vs FP32 (min / med)" for t in args.threads)
+    print(f"| export | {head} | PSNR vs FP32 PyTorch (min / mean) | size (KiB) | export s |")
+    print("|---|" + "---|---|" * len(args.threads) + "---|---|---|")
+    for k, (prec, _, export_s) in enumerate(built):
+        cells = []
+        for threads in args.threads:
+            (tmin, tmed), (rmin, rmed) = table[threads][k], table[threads][0]
+            cells.append(f"{tmin:.3f} / {tmed:.3f} | {rmin / tmin:.2f}x / {rmed / tmed:.2f}x")
+        mn, mean, kib = scores[k]
         acc = "reference" if prec == "fp32" else f"{mn:.1f} / {mean:.1f} dB"
-        print(f"| {prec} | {t:.3f} | {t32 / t:.2f}x | {acc} | {kib:.0f} | {ex:.0f} |")
+        print(f"| {prec} | {' | '.join(cells)} | {acc} | {kib:.0f} | {export_s:.0f} |")
 
 
 if __name__ == "__main__":

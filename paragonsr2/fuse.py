@@ -130,6 +130,7 @@ class DeployParagonSR2(nn.Module):
         # PyTorch runs the depthwise transposed conv fast; ONNX Runtime's grouped ConvTranspose is slow
         # (the Resize + separable form makes a whole FP32 graph 17% faster there), so exports switch it off.
         self.transposed_upsample = True
+        self.output_slice = False  # set by pad_output_channels
         self.set_upsampler_alpha(up.alpha)
         for p in self.parameters():
             p.requires_grad_(False)
@@ -197,7 +198,27 @@ class DeployParagonSR2(nn.Module):
                 if size != tuple(f.shape[-2:]):
                     f = F.interpolate(f, size=size, mode="nearest")
             u = self.resample(f)
-        return self.conv_out(self.head(self.head_in(u)))
+        y = self.conv_out(self.head(self.head_in(u)))
+        return y[:, :self.config.out_chans] if self.output_slice else y
+
+    def pad_output_channels(self, channels: int) -> None:
+        """Widens conv_out to ``channels`` outputs with zero weights and returns only the real ones:
+        the same result. For INT8 ONNX: ONNX Runtime's int8 conv with 3 output channels took 60 ms
+        of a 350 ms graph (512 px input); with 16 it runs about twice as fast (bench/export_bench.py)."""
+        old = self.conv_out
+        if channels <= old.out_channels:
+            return
+        new = nn.Conv2d(old.in_channels, channels, old.kernel_size, padding=old.padding, bias=old.bias is not None)
+        new = new.to(old.weight.device, old.weight.dtype)
+        with torch.no_grad():
+            new.weight.zero_()
+            new.weight[:old.out_channels] = old.weight
+            if old.bias is not None:
+                new.bias.zero_()
+                new.bias[:old.out_channels] = old.bias
+        new.requires_grad_(False)
+        self.conv_out = new
+        self.output_slice = True
 
     def upsample_kernel(self, sh: int, sw: int) -> torch.Tensor:
         """Depthwise transposed-conv kernel [C,1,sh+4,sw+4] equal to nearest x(sh,sw) then the resample

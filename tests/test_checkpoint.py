@@ -112,6 +112,17 @@ def test_deploy_alpha_refold():
         assert (fused(x) - ref).abs().max() < 1e-5
 
 
+def test_padded_output_channels_same_result():
+    fused = p.load_model(random_state_dict(variant_config("nano"), seed=3), fuse=True)
+    x = torch.rand(1, 3, 13, 9)
+    with torch.no_grad():
+        ref = fused(x)
+        fused.pad_output_channels(16)
+        assert fused.conv_out.out_channels == 16
+        out = fused(x)
+    assert out.shape == ref.shape and (out - ref).abs().max() <= 1e-6
+
+
 def test_save_roundtrip_and_upstream_layout(real_ema_path, tmp_path):
     model = p.load_model(real_ema_path)
     out = tmp_path / "saved.safetensors"

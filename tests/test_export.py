@@ -77,6 +77,12 @@ def test_int8_quantized_and_verified(tmp_path):
     ops = {n.op_type for n in proto.graph.node}
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops and proto.ir_version <= 9
     assert inferred_output_hw(proto, 32, 48) == (64, 96)
+    conv_out = [n for n in proto.graph.node if n.op_type == "Conv"][-1]  # widened for the int8 kernels
+    producer = {o: n for n in proto.graph.node for o in n.output}
+    name = conv_out.input[1]
+    name = producer[name].input[0] if name in producer else name  # int8 weights sit behind a DequantizeLinear
+    assert list({i.name: i for i in proto.graph.initializer}[name].dims) == [16, 24, 3, 3] and "Slice" in ops
+    assert _run(tmp_path / "q.onnx", torch.rand(1, 3, 9, 14)).shape == (1, 3, 18, 28)
     real = [c for c in report["checks"] if c["input"] == "real"]
     assert all(c["psnr"] >= 38 for c in real)
 

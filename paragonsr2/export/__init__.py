@@ -44,17 +44,18 @@ def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count
     if precision == "int8":
         import onnx
 
-        from .quantize import calibration_crops, quantize_until
+        from .quantize import INT8_OUTPUT_CHANNELS, calibration_crops, quantize_until
 
         crops = calibration_crops(calib, calib_count, calib_size)
+        net = copy.deepcopy(fused).cpu().float()
+        net.pad_output_channels(INT8_OUTPUT_CHANNELS)
         with tempfile.TemporaryDirectory() as tmp:
             fp32 = Path(tmp) / "fp32.onnx"
-            fp32_proto = export_onnx_proto(fused, "fp32", opset=opset)
+            fp32_proto = export_onnx_proto(net, "fp32", opset=opset)
             save_proto(fp32_proto, fp32)
             names = [n.name for n in fp32_proto.graph.node if n.op_type == "Conv"]
-            sim_model = copy.deepcopy(fused).cpu().float()
-            sim_model.transposed_upsample = False  # the graph's op structure (see onnx.export_onnx_proto)
-            keep = quantize_until(fp32, path, crops, sim_model, names)
+            net.transposed_upsample = False  # the graph's op structure (see onnx.export_onnx_proto)
+            keep = quantize_until(fp32, path, crops, net, names)
 
         proto = onnx.load(str(path))
         from .onnx import finalize_graph, model_metadata_props
