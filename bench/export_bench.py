@@ -65,7 +65,7 @@ def main() -> None:
         table = {}
         for threads in args.threads:
             sessions = []
-            for prec, path, _ in built:
+            for _prec, path, _ in built:
                 so = ort.SessionOptions()
                 so.intra_op_num_threads = threads
                 sessions.append(ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]))
@@ -78,7 +78,7 @@ def main() -> None:
                     times[k].append(time.perf_counter() - t0)
             table[threads] = [(min(t), float(np.median(t))) for t in times]
         scores = []
-        for prec, path, _ in built:
+        for _prec, path, _ in built:
             sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
             per_image = []
             for c in tests:

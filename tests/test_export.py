@@ -85,6 +85,16 @@ def test_int8_quantized_and_verified(tmp_path):
     assert _run(tmp_path / "q.onnx", torch.rand(1, 3, 9, 14)).shape == (1, 3, 18, 28)
     real = [c for c in report["checks"] if c["input"] == "real"]
     assert all(c["psnr"] >= 38 for c in real)
+    summary = json.loads((tmp_path / "q.verify.json").read_text())["int8"]
+    assert summary["int8_convs"] + summary["float_convs"] == summary["convs"] == 33 and summary["int8_convs"] > 0
+
+
+def test_int8_summary_warns_when_heavy_convs_stay_float():
+    from paragonsr2.export import int8_summary
+
+    assert "note" not in int8_summary(["a", "b", "c"], ["a"], ["b", "c"])
+    slow = int8_summary(["a", "b", "c"], ["a", "b"], ["b", "c"])
+    assert slow["int8_convs"] == 1 and "1 of the 2 convs" in slow["note"]
 
 
 def test_export_refusals(real_model, tmp_path):

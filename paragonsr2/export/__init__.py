@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import tempfile
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from .onnx import export_onnx_proto, inferred_output_hw, save_proto
 from .verify import verify_onnx
 
 PRECISIONS = ("fp32", "fp16", "int8")
+log = logging.getLogger("paragonsr2")
 
 
 def default_output(source: Path | None, model, fmt: str, precision: str) -> Path:
@@ -55,7 +57,7 @@ def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count
             save_proto(fp32_proto, fp32)
             names = [n.name for n in fp32_proto.graph.node if n.op_type == "Conv"]
             net.transposed_upsample = False  # the graph's op structure (see onnx.export_onnx_proto)
-            keep = quantize_until(fp32, path, crops, net, names)
+            keep, worthy = quantize_until(fp32, path, crops, net, names)
 
         proto = onnx.load(str(path))
         from .onnx import finalize_graph, model_metadata_props
@@ -63,13 +65,25 @@ def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count
         meta = model_metadata_props(fused, "int8")
         meta["int8_float_convs"] = str(len(keep))
         save_proto(finalize_graph(proto, meta), path)
-        images = None
+        extra = {"int8": int8_summary(names, keep, worthy)}
     else:
         save_proto(export_onnx_proto(fused, precision, fp16_io=fp16_io, opset=opset), path)
-        images = None
-    report = verify_onnx(fused, path, precision, images)
+        extra = None
+    report = verify_onnx(fused, path, precision, extra=extra)
     report["path"] = str(path)
     return report
+
+
+def int8_summary(convs: list[str], kept_float: list[str], worthy: list[str]) -> dict:
+    """What INT8 quantized; a note when convs that int8 speeds up had to stay float for accuracy."""
+    slow = [n for n in worthy if n in kept_float]
+    summary = {"convs": len(convs), "int8_convs": len(convs) - len(kept_float), "float_convs": len(kept_float)}
+    if slow:
+        summary["note"] = (f"{len(slow)} of the {len(worthy)} convs that run faster in int8 stayed float to keep "
+                           "the output accurate (this model's activations do not fit 8 bits well): expect "
+                           "little or no speed-up over FP32; FP32 or FP16 may serve better")
+        log.warning("INT8: %s", summary["note"])
+    return summary
 
 
 def export_model(model, output=None, *, fmt: str = "onnx", precision: str = "fp32", calib=None,

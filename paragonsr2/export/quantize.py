@@ -204,11 +204,12 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
 
 
 def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn.Module, conv_names: list[str],
-                   target_db: float = TARGET_DB) -> list[str]:
+                   target_db: float = TARGET_DB) -> tuple[list[str], list[str]]:
     """Quantizes the int8-worthy convs, minus those the simulation marks as too sensitive; then checks
     the real ONNX Runtime result on the calibration batch and moves the next most sensitive conv to
     float until ``target_db`` is met, first with FAST_OPS, then with SAFE_OPS. Returns the names of the
-    convs kept in float (the file at ``out_path`` is the last, passing or best-effort, quantization)."""
+    convs kept in float and of the int8-worthy ones (the file at ``out_path`` is the last, passing or
+    best-effort, quantization)."""
     import onnxruntime as ort
 
     from .verify import psnr
@@ -219,6 +220,7 @@ def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn
     batch = np.concatenate(crops[: min(len(crops), 8)])
     with torch.no_grad():
         ref = model(torch.from_numpy(batch)).numpy()
+    worthy = [conv_names[i] for i in order]
     for ops, max_rounds in ((FAST_OPS, 2), (SAFE_OPS, 1000)):  # fast first; fall back to convs only
         keep, rest = list(keep0), [i for i in order if i not in keep0]
         for _ in range(max_rounds):
@@ -226,10 +228,10 @@ def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn
             quantize_int8(fp32_path, out_path, crops, keep_float=names, ops=ops)
             session = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
             if psnr(session.run(None, {"input": batch})[0], ref) >= target_db:
-                return names
+                return names, worthy
             if not rest:
                 break
             step = max(1, len(rest) // 6)  # coarse steps keep large models' export time bounded
             keep += rest[:step]
             rest = rest[step:]
-    return names
+    return names, worthy

@@ -35,7 +35,7 @@ def real_inputs(images: list[torch.Tensor] | None, height: int, width: int) -> t
 
 
 def verify_onnx(model, path: str | os.PathLike, precision: str, images: list[torch.Tensor] | None = None,
-                write_report: bool = True) -> dict:
+                write_report: bool = True, extra: dict | None = None) -> dict:
     """Runs the file in ONNX Runtime (CPU) against the fp32 PyTorch model; raises ParagonError above
     tolerance (the file is removed then). Returns the report and writes it beside the file as JSON."""
     from ..engine.backends import OrtBackend
@@ -73,6 +73,7 @@ def verify_onnx(model, path: str | os.PathLike, precision: str, images: list[tor
             report["checks"].append(check)
     report["tolerance"] = {metric: limit}
     report["passed"] = bool(ok)
+    report.update(extra or {})
     report_path = path.with_suffix(".verify.json")
     if write_report:
         atomic_write(report_path, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2, default=str)))
