@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-count", type=int, default=32)
     p.add_argument("--calib-size", type=int, default=128)
     p.add_argument("--fp16-io", action="store_true", help="fp16 inputs/outputs (default float32)")
+    p.add_argument("--int8-symmetric", action="store_true",
+                   help="INT8 ONNX for TensorRT: int8 activations with zero point 0 (slower in ONNX Runtime)")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("-o", "--output", help="output path (default beside the model)")
     p.add_argument("--overwrite", action="store_true")
@@ -203,7 +205,8 @@ def cmd_export(args) -> int:
     model = _load(args)
     report = export_model(model, args.output, fmt=args.format, precision=args.precision, calib=args.calib,
                           calib_count=args.calib_count, calib_size=args.calib_size, fp16_io=args.fp16_io,
-                          opset=args.opset, overwrite=args.overwrite, source=Path(args.model))
+                          opset=args.opset, overwrite=args.overwrite, source=Path(args.model),
+                          int8_symmetric=args.int8_symmetric)
     print(json.dumps(report, indent=2))
     return EXIT_OK
 

@@ -89,6 +89,27 @@ def test_int8_quantized_and_verified(tmp_path):
     assert summary["int8_convs"] + summary["float_convs"] == summary["convs"] == 33 and summary["int8_convs"] > 0
 
 
+def test_int8_symmetric_for_tensorrt(tmp_path):
+    """TensorRT takes only int8 Q/DQ with zero point 0; the export verifies like any other."""
+    model = p.load_model(random_state_dict(variant_config("nano"), seed=4))
+    from paragonsr2.imageio import read_image
+
+    calib = read_image(Path(__file__).parent / "data" / "sample.png")
+    report = export_onnx(model, tmp_path / "t.onnx", precision="int8", calib=calib, calib_count=4, calib_size=48,
+                         int8_symmetric=True)
+    assert report["passed"]
+    proto = onnx.load(str(tmp_path / "t.onnx"))
+    init = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    quants = [n for n in proto.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    assert quants
+    for n in quants:  # int8, zero point 0; no int32 bias DequantizeLinear (TensorRT's parser refuses them)
+        zero = init[n.input[2]]
+        assert zero.dtype == np.int8 and not zero.any(), n.name
+    weight_dq = [n for n in quants if n.op_type == "DequantizeLinear" and n.input[0] in init]
+    assert not weight_dq  # weights reach their DequantizeLinear through a QuantizeLinear of float weights
+    assert {m.key: m.value for m in proto.metadata_props}["int8_activations"] == "int8 symmetric"
+
+
 def test_int8_summary_warns_when_heavy_convs_stay_float():
     from paragonsr2.export import int8_summary
 

@@ -24,8 +24,12 @@ def default_output(source: Path | None, model, fmt: str, precision: str) -> Path
 
 
 def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count: int = 32,
-                calib_size: int = 128, fp16_io: bool = False, opset: int = 17, overwrite: bool = False) -> dict:
-    """Exports and verifies; returns the verification report (also written as <name>.verify.json)."""
+                calib_size: int = 128, fp16_io: bool = False, opset: int = 17, overwrite: bool = False,
+                int8_symmetric: bool = False) -> dict:
+    """Exports and verifies; returns the verification report (also written as <name>.verify.json).
+
+    ``int8_symmetric``: int8 activations with zero point 0 (what TensorRT accepts) instead of ONNX
+    Runtime's faster uint8 ones."""
     from .onnx import as_deploy, require_onnx
 
     require_onnx()
@@ -57,13 +61,14 @@ def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count
             save_proto(fp32_proto, fp32)
             names = [n.name for n in fp32_proto.graph.node if n.op_type == "Conv"]
             net.transposed_upsample = False  # the graph's op structure (see onnx.export_onnx_proto)
-            keep, worthy = quantize_until(fp32, path, crops, net, names)
+            keep, worthy = quantize_until(fp32, path, crops, net, names, symmetric=int8_symmetric)
 
         proto = onnx.load(str(path))
         from .onnx import finalize_graph, model_metadata_props
 
         meta = model_metadata_props(fused, "int8")
         meta["int8_float_convs"] = str(len(keep))
+        meta["int8_activations"] = "int8 symmetric" if int8_symmetric else "uint8"
         save_proto(finalize_graph(proto, meta), path)
         extra = {"int8": int8_summary(names, keep, worthy)}
     else:
@@ -88,12 +93,13 @@ def int8_summary(convs: list[str], kept_float: list[str], worthy: list[str]) -> 
 
 def export_model(model, output=None, *, fmt: str = "onnx", precision: str = "fp32", calib=None,
                  calib_count: int = 32, calib_size: int = 128, fp16_io: bool = False, opset: int = 17,
-                 overwrite: bool = False, source: Path | None = None) -> dict:
+                 overwrite: bool = False, source: Path | None = None, int8_symmetric: bool = False) -> dict:
     """ONNX file or TensorRT engine for a loaded model (the CLI's and the nodes' entry point)."""
     out = Path(output) if output else default_output(source, model, fmt, precision)
     if fmt == "onnx":
         return export_onnx(model, out, precision=precision, calib=calib, calib_count=calib_count,
-                           calib_size=calib_size, fp16_io=fp16_io, opset=opset, overwrite=overwrite)
+                           calib_size=calib_size, fp16_io=fp16_io, opset=opset, overwrite=overwrite,
+                           int8_symmetric=int8_symmetric)
     if fmt == "tensorrt":
         from .tensorrt import build_engine_for_model
 

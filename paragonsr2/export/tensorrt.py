@@ -246,7 +246,7 @@ def build_engine_for_model(model, out_path, precision: str = "fp16", calib=None,
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / f"model_{precision}.onnx"
         report = export_onnx(fused, onnx_path, precision=precision, calib=calib, calib_count=calib_count,
-                             calib_size=calib_size)
+                             calib_size=calib_size, int8_symmetric=True)  # TensorRT: zero points must be 0
         build_engine(onnx_path, out_path, profile, precision, out_path.parent / "timing.cache")
     sidecar = {"precision": precision, "profile": asdict(profile), "margin": margin, "onnx_report": report}
     atomic_write(out_path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=2)))
