@@ -40,6 +40,65 @@ def psnr(a, b) -> float:
     return 99.0 if mse == 0 else 10 * torch.log10(torch.tensor(1 / mse)).item()
 
 
+def runtimes(x: torch.Tensor) -> dict:
+    """Default model: PyTorch fp16 vs ONNX Runtime CUDA and TensorRT fp16/int8 engines (those installed);
+    TensorRT's cache hit and its rebuild after a corrupted engine."""
+    import tempfile
+
+    from paragonsr2.export import export_model
+    from paragonsr2.export.verify import SAMPLE_IMAGE
+    from paragonsr2.imageio import read_image
+
+    model = p.load_model(MODELS["default nano (ours)"], fuse=True)
+    small = x[:, :, :256, :256]
+    ref = upscale(make_backend(model, device="cpu"), small, layout="BCHW")
+    rows, out = [], {}
+
+    def row(name: str, be, note: str = "") -> None:
+        t = timed(lambda: upscale(be, x, layout="BCHW"), 3)
+        q = psnr(upscale(be, small, layout="BCHW"), ref)
+        rows.append(f"| {name} | {t:.3f} | {q:.1f} dB | {note} |")
+        out[name] = {"s": t, "psnr": q}
+
+    row("PyTorch fp16 (HR half)", make_backend(model, device="cuda", precision="fp16"))
+    try:
+        import onnxruntime as ort
+        cuda_ep = "CUDAExecutionProvider" in ort.get_available_providers()
+    except ImportError:
+        cuda_ep = False
+    for prec in ("fp32", "fp16") if cuda_ep else ():
+        row(f"ONNX Runtime CUDA {prec}", make_backend(model, "onnxruntime", prec, "cuda"))
+    try:
+        import tensorrt  # noqa: F401
+        have_trt = True
+    except ImportError:
+        have_trt = False
+    if have_trt:
+        with tempfile.TemporaryDirectory() as cache:
+            t0 = time.perf_counter()
+            be = make_backend(model, "tensorrt", "fp16", "cuda", cache_root=cache)
+            build = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            make_backend(model, "tensorrt", "fp16", "cuda", cache_root=cache)
+            hit = time.perf_counter() - t0
+            engine = next(Path(cache).glob("*.engine"))
+            engine.write_bytes(b"corrupt")
+            make_backend(model, "tensorrt", "fp16", "cuda", cache_root=cache)
+            rebuilt = engine.stat().st_size > 100
+            row("TensorRT fp16", be, f"build {build:.0f} s, cache hit {hit:.2f} s, rebuilt after corruption: {rebuilt}")
+            t0 = time.perf_counter()
+            int8 = Path(cache) / "int8.engine"
+            export_model(model, int8, fmt="tensorrt", precision="int8", calib=read_image(SAMPLE_IMAGE)[:, :3],
+                         calib_count=16, calib_size=64)
+            row("TensorRT int8 (engine file)", make_backend(int8, "tensorrt"), f"export + build "
+                f"{time.perf_counter() - t0:.0f} s")
+    print(f"\nonnxruntime CUDA provider: {cuda_ep}; tensorrt installed: {have_trt}\n")
+    print("| default nano ×2 | 1024² end to end (s) | PSNR vs fp32 CPU | notes |")
+    print("|---|---|---|---|")
+    print("\n".join(rows))
+    return out
+
+
 def main() -> None:
     dev = torch.device("cuda")
     print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}\n")
@@ -85,32 +144,7 @@ def main() -> None:
         torch.cuda.empty_cache()
     print(f"\nmemory model constant in use: LIVE_HR_MAPS = {LIVE_HR_MAPS}; measured worst {worst:.2f}")
 
-    try:
-        import tensorrt  # noqa: F401
-        have_trt = True
-    except ImportError:
-        have_trt = False
-    print(f"\ntensorrt installed: {have_trt}")
-    if have_trt:
-        import tempfile
-
-        path = MODELS["default nano (ours)"]
-        model = p.load_model(path, fuse=True)
-        with tempfile.TemporaryDirectory() as cache:
-            t0 = time.perf_counter()
-            be = make_backend(model, "tensorrt", "fp16", "cuda", cache_root=cache)
-            build = time.perf_counter() - t0
-            t = timed(lambda: upscale(be, x, layout="BCHW"), 3)
-            out = upscale(be, x[:, :, :256, :256], layout="BCHW")
-            t0 = time.perf_counter()
-            make_backend(model, "tensorrt", "fp16", "cuda", cache_root=cache)
-            hit = time.perf_counter() - t0
-            engine = next(Path(cache).glob("*.engine"))
-            engine.write_bytes(b"corrupt")
-            make_backend(model, "tensorrt", "fp16", "cuda", cache_root=cache)
-            rebuilt = engine.stat().st_size > 100
-            print(f"| TensorRT fp16 | build {build:.1f}s | {t:.3f}s per 1024² | cache hit {hit:.2f}s | "
-                  f"PSNR {psnr(out, ref):.1f} dB | rebuilt after corruption: {rebuilt} |")
+    results.update(runtimes(x))
     print(json.dumps(results))
 
 

@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="images, folders or globs; the last path is the output when "
                    "two or more are given and it is a folder or has an image extension")
     p.add_argument("-o", "--output", help="output file (one input) or folder")
-    p.add_argument("--model", default=None, help=f"checkpoint (default: the bundled {DEFAULT_MODEL.name})")
+    p.add_argument("--model", default=None, help=f"checkpoint, or a TensorRT .engine from `export` "
+                   f"(default: the bundled {DEFAULT_MODEL.name})")
     p.add_argument("--tile", type=_tile_arg, default="auto", help="auto, none or LR core size in px")
     p.add_argument("--backend", default="pytorch", choices=["pytorch", "onnxruntime", "tensorrt"])
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
@@ -159,9 +160,12 @@ def cmd_upscale(args) -> int:
     model_path = args.model or DEFAULT_MODEL
     if args.model is None and not DEFAULT_MODEL.is_file():
         raise ParagonError(f"the bundled default model {DEFAULT_MODEL} is missing; pass --model FILE")
-    model = load_model(model_path, scale=args.scale, upsampler_alpha=args.alpha,
-                       strict_upstream=args.strict_upstream, fuse=True)
-    backend = make_backend(model, args.backend, args.precision, args.device)
+    if str(model_path).lower().endswith(".engine"):  # an exported TensorRT engine runs only in TensorRT
+        backend = make_backend(model_path, "tensorrt", args.precision, args.device)
+    else:
+        model = load_model(model_path, scale=args.scale, upsampler_alpha=args.alpha,
+                           strict_upstream=args.strict_upstream, fuse=True)
+        backend = make_backend(model, args.backend, args.precision, args.device)
     failures = 0
     pairs = _plan_outputs(args)
     for src, dst in pairs:

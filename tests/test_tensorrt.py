@@ -36,6 +36,13 @@ def test_missing_tensorrt_is_a_clear_error():
 
     with pytest.raises(MissingDependencyError, match="pip install tensorrt"):
         require_tensorrt()
+    from paragonsr2.engine import make_backend
+    from paragonsr2.errors import ParagonError
+
+    with pytest.raises(MissingDependencyError, match="tensorrt"):  # an exported engine file, without tensorrt
+        make_backend("model_2x_fp16.engine", "tensorrt")
+    with pytest.raises(ParagonError, match="use backend 'tensorrt'"):
+        make_backend("model_2x_fp16.engine", "onnxruntime")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -51,3 +58,102 @@ def test_engine_matches_pytorch(real_path, tmp_path):
         ref = model.float().cpu()(x).clamp(0, 1)
     out = upscale(backend, x, layout="BCHW")
     assert (out - ref).abs().max() < 0.05
+
+
+# The engine build, cache and rebuild logic against a stand-in tensorrt module (tests/fake_tensorrt.py).
+
+@pytest.fixture
+def fake_trt(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    import fake_tensorrt
+
+    def install(**kwargs):
+        trt = fake_tensorrt.make(**kwargs)
+        monkeypatch.setitem(sys.modules, "tensorrt", trt)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+        monkeypatch.setattr(torch.cuda, "get_device_properties",
+                            lambda device=None: SimpleNamespace(name="Fake GPU", major=9, minor=0))
+        return trt
+    return install
+
+
+def test_engine_build_cache_hit_and_rebuild(fake_trt, tmp_path):
+    import json
+
+    from fake_tensorrt import ENGINE_BYTES
+
+    from paragonsr2.export.tensorrt import TensorRTBackend
+
+    trt = fake_trt()
+    onnx_path = tmp_path / "m.onnx"
+    onnx_path.write_bytes(b"an onnx file")
+    prof = plan_profile(margin=10)
+    progress = []
+
+    def backend():
+        return TensorRTBackend.for_onnx(onnx_path, (2.0, 2.0), prof, 10, "fp16", "cuda", tmp_path / "cache",
+                                        progress.append)
+
+    be = backend()
+    (engine,) = (tmp_path / "cache").glob("*.engine")
+    assert engine.read_bytes() == ENGINE_BYTES and (tmp_path / "cache" / "timing.cache").is_file()
+    meta = json.loads(engine.with_suffix(".json").read_text())
+    assert meta["tensorrt"] == "11.4.0.106" and meta["gpu"] == "Fake GPU" and meta["compute_capability"] == [9, 0]
+    assert meta["flags"] == ["strongly_typed"] and engine.stem == meta["key"]
+    assert ("create_network", (1 << 1,)) in trt.calls  # strongly typed: precision comes from the ONNX
+    assert ("set_shape", ("input", (1, 3, 1, 1), (1, 3, 276, 276), (1, 3, 1044, 1044))) in trt.calls
+    assert progress[0] == "Building (0/2)" and progress[-1] == "Building done"
+    assert be.max_input == 1044 and be.margin == 10 and be.input_dtype == torch.float32
+    builds = [c for c in trt.calls if c[0] == "build"]
+    backend()
+    assert [c for c in trt.calls if c[0] == "build"] == builds  # cache hit: nothing rebuilt
+    engine.write_bytes(b"truncated or from another TensorRT")
+    backend()
+    assert len([c for c in trt.calls if c[0] == "build"]) == len(builds) + 1 and engine.read_bytes() == ENGINE_BYTES
+
+
+def test_engine_build_failures_are_clear(fake_trt, tmp_path):
+    from paragonsr2.errors import ParagonError
+    from paragonsr2.export.tensorrt import build_engine
+
+    onnx_path = tmp_path / "m.onnx"
+    onnx_path.write_bytes(b"x")
+    fake_trt(parse_ok=False)
+    with pytest.raises(ParagonError, match="could not parse .*Unsupported op: Foo"):
+        build_engine(onnx_path, tmp_path / "a.engine", plan_profile(4), "fp16")
+    fake_trt(build_ok=False)
+    with pytest.raises(ParagonError, match="failed to build"):
+        build_engine(onnx_path, tmp_path / "b.engine", plan_profile(4), "fp16")
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["m.onnx"]  # no engine, no partial file
+
+
+def test_exported_engine_file_runs_from_its_sidecar(fake_trt, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import json
+
+    import paragonsr2 as p
+    from paragonsr2.arch import variant_config
+    from paragonsr2.engine import make_backend
+    from paragonsr2.errors import ParagonError
+    from paragonsr2.export import export_model
+
+    from helpers import random_state_dict
+
+    fake_trt()
+    model = p.load_model(random_state_dict(variant_config("nano"), seed=5))
+    engine = tmp_path / "m.engine"
+    report = export_model(model, engine, fmt="tensorrt", precision="fp16")
+    meta = json.loads(engine.with_suffix(".json").read_text())
+    assert report["path"] == str(engine) and meta["scale"] == [2.0, 2.0] and meta["num_feat"] == 24
+    assert meta["onnx_report"]["passed"] and meta["tensorrt"] == "11.4.0.106"
+    be = make_backend(engine, "tensorrt")
+    assert be.margin == meta["margin"] and be.max_input == meta["profile"]["max_hw"] and be.num_feat == 24
+    engine.write_bytes(b"built elsewhere")
+    with pytest.raises(ParagonError, match="built with TensorRT 11.4.0.106 for Fake GPU"):
+        make_backend(engine, "tensorrt")
+    engine.with_suffix(".json").unlink()
+    with pytest.raises(ParagonError, match="sidecar"):
+        make_backend(engine, "tensorrt")

@@ -16,10 +16,17 @@ BACKENDS = ("pytorch", "onnxruntime", "tensorrt")
 
 
 def make_backend(model, backend: str = "pytorch", precision: str = "auto", device=None, **options):
-    """A backend for a loaded model (or a checkpoint path, loaded deploy-fused)."""
+    """A backend for a loaded model, a checkpoint path (loaded deploy-fused) or, for "tensorrt", an
+    exported .engine file (with its JSON sidecar)."""
     from ..checkpoint import load_model
     from ..fuse import DeployParagonSR2, deploy_fuse
 
+    if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".engine"):
+        if backend != "tensorrt":
+            raise ParagonError(f"{model} is a TensorRT engine: use backend 'tensorrt'")
+        from ..export.tensorrt import TensorRTBackend
+
+        return TensorRTBackend.from_engine(model, resolve_device(device) if device is not None else None)
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, fuse=True)
     elif not hasattr(model, "config") and isinstance(getattr(model, "model", None), torch.nn.Module):

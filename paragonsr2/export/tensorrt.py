@@ -154,6 +154,29 @@ class TensorRTBackend:
             else torch.float32
 
     @classmethod
+    def from_engine(cls, engine_path, device=None) -> TensorRTBackend:
+        """A backend for an engine file written by ``export --format tensorrt``; its JSON sidecar
+        (same name, .json) gives the scale, profile and tile margin."""
+        trt = require_tensorrt()
+        engine_path = Path(engine_path)
+        sidecar = engine_path.with_suffix(".json")
+        try:
+            meta = json.loads(sidecar.read_text())
+            profile, margin = Profile(**meta["profile"]), int(meta["margin"])
+            scale = tuple(float(v) for v in meta["scale"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ParagonError(f"{engine_path}: its sidecar {sidecar.name} is missing or incomplete ({e}); export "
+                               "the engine again with `python -m paragonsr2 export MODEL --format tensorrt`") from None
+        try:
+            backend = cls(engine_path, scale, profile, margin, device)
+        except ParagonError:
+            raise ParagonError(f"{engine_path} was built with TensorRT {meta.get('tensorrt', '?')} for "
+                               f"{meta.get('gpu', '?')} and does not load with TensorRT {trt.__version__} on this "
+                               "GPU; engines are tied to both: export it again here") from None
+        backend.num_feat = int(meta.get("num_feat", 64))
+        return backend
+
+    @classmethod
     def from_model(cls, model, precision: str = "fp16", device=None, cache_root=None, progress=None,
                    max_core: int = DEFAULT_MAX_CORE, calib=None):
         """Exports (or reuses) the ONNX, then loads a cached engine or builds one; a stale or corrupt
@@ -164,8 +187,9 @@ class TensorRTBackend:
         require_tensorrt()
         fused = as_deploy(model)
         if precision == "int8":
-            raise ParagonError("TensorRT INT8 needs an INT8 ONNX made with calibration images: export it with "
-                               "`python -m paragonsr2 export MODEL --format tensorrt --precision int8 --calib DIR`")
+            raise ParagonError("TensorRT INT8 needs calibration images: build the engine with `python -m paragonsr2 "
+                               "export MODEL --format tensorrt --precision int8 --calib DIR`, then upscale with "
+                               "--model FILE.engine (or pick fp16 here)")
         onnx_path = cached_onnx(fused, precision)
         margin = tile_margin(fused)
         profile = plan_profile(margin, fused.config.in_chans, max_core=max_core)
@@ -248,6 +272,10 @@ def build_engine_for_model(model, out_path, precision: str = "fp16", calib=None,
         report = export_onnx(fused, onnx_path, precision=precision, calib=calib, calib_count=calib_count,
                              calib_size=calib_size, int8_symmetric=True)  # TensorRT: zero points must be 0
         build_engine(onnx_path, out_path, profile, precision, out_path.parent / "timing.cache")
-    sidecar = {"precision": precision, "profile": asdict(profile), "margin": margin, "onnx_report": report}
+    trt = require_tensorrt()
+    props = torch.cuda.get_device_properties(torch.cuda.current_device())
+    sidecar = {"precision": precision, "profile": asdict(profile), "margin": margin, "scale": list(fused.scale),
+               "num_feat": fused.config.num_feat, "tensorrt": trt.__version__, "gpu": props.name,
+               "compute_capability": [props.major, props.minor], "onnx_report": report}
     atomic_write(out_path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=2)))
     return {"path": str(out_path), **sidecar}
