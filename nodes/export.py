@@ -38,7 +38,8 @@ EXPORT = NodeSpec(
         In("upscale_model", "UPSCALE_MODEL", "A ParagonSR2 model"),
         In("precision", ["fp32", "fp16", "int8"], "fp16: half the size, fp32 I/O; int8: needs calibration images",
            default="fp16"),
-        In("tensorrt", "BOOLEAN", "Also build a TensorRT engine (needs tensorrt and an NVIDIA GPU)", default=False),
+        In("tensorrt", "BOOLEAN", "Write a TensorRT engine (.engine + .json sidecar, for this GPU and TensorRT "
+           "version) instead of an ONNX file; needs tensorrt and an NVIDIA GPU", default=False),
         In("filename", "STRING", "File name prefix (letters, digits, . _ - only)", default="ParagonSR2"),
         In("destination", ["output", "models"], "output: ComfyUI's output/paragonsr2; models: models/onnx "
            "(or models/tensorrt/paragonsr2)", default="output"),
