@@ -17,7 +17,9 @@ def random_state_dict(config, seed=0, trained=True):
     from paragonsr2.arch import ParagonSR2
 
     g = torch.Generator().manual_seed(seed)
-    net = ParagonSR2(config)
+    with torch.random.fork_rng(devices=[]):  # the same network in every process, global RNG untouched
+        torch.manual_seed(seed)
+        net = ParagonSR2(config)
     sd = net.state_dict()
     for k, t in sd.items():
         if t.is_floating_point() and "magic_upsampler" not in k and "identity_kernel" not in k:

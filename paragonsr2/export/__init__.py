@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ParagonError
 from .onnx import export_onnx_proto, inferred_output_hw, save_proto
-from .verify import verify_onnx
+from .verify import VERIFY_SIZES, real_inputs, verify_onnx
 
 PRECISIONS = ("fp32", "fp16", "int8")
 log = logging.getLogger("paragonsr2")
@@ -61,7 +61,9 @@ def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count
             save_proto(fp32_proto, fp32)
             names = [n.name for n in fp32_proto.graph.node if n.op_type == "Conv"]
             net.transposed_upsample = False  # the graph's op structure (see onnx.export_onnx_proto)
-            keep, worthy = quantize_until(fp32, path, crops, net, names, symmetric=int8_symmetric)
+            natural = [real_inputs(None, h, w).numpy() for h, w in VERIFY_SIZES]  # the bundled photo
+            keep, worthy = quantize_until(fp32, path, crops, net, names, symmetric=int8_symmetric,
+                                          check_inputs=natural)
 
         proto = onnx.load(str(path))
         from .onnx import finalize_graph, model_metadata_props

@@ -213,12 +213,13 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
 
 
 def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn.Module, conv_names: list[str],
-                   target_db: float = TARGET_DB, symmetric: bool = False) -> tuple[list[str], list[str]]:
+                   target_db: float = TARGET_DB, symmetric: bool = False,
+                   check_inputs: list[np.ndarray] = ()) -> tuple[list[str], list[str]]:
     """Quantizes the int8-worthy convs, minus those the simulation marks as too sensitive; then checks
-    the real ONNX Runtime result on the calibration batch and moves the next most sensitive conv to
-    float until ``target_db`` is met, first with FAST_OPS, then with SAFE_OPS. Returns the names of the
-    convs kept in float and of the int8-worthy ones (the file at ``out_path`` is the last, passing or
-    best-effort, quantization)."""
+    the real ONNX Runtime result on the calibration batch and on ``check_inputs`` (natural images the
+    calibration did not see) and moves the next most sensitive conv to float until every one reaches
+    ``target_db``, first with FAST_OPS, then with SAFE_OPS. Returns the names of the convs kept in float
+    and of the int8-worthy ones (the file at ``out_path`` is the last, passing or best-effort, one)."""
     import onnxruntime as ort
 
     from .verify import psnr
@@ -226,9 +227,9 @@ def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn
     keep0, order, n = sensitivity_order(model, crops, target_db)
     if n != len(conv_names):
         raise ParagonError(f"INT8: {n} convs run in PyTorch but the graph has {len(conv_names)}")
-    batch = np.concatenate(crops[: min(len(crops), 8)])
+    checks = [np.concatenate(crops[: min(len(crops), 8)])] + [np.ascontiguousarray(x) for x in check_inputs]
     with torch.no_grad():
-        ref = model(torch.from_numpy(batch)).numpy()
+        refs = [model(torch.from_numpy(x)).numpy() for x in checks]
     worthy = [conv_names[i] for i in order]
     for ops, max_rounds in ((FAST_OPS, 2), (SAFE_OPS, 1000)):  # fast first; fall back to convs only
         keep, rest = list(keep0), [i for i in order if i not in keep0]
@@ -236,7 +237,7 @@ def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn
             names = [conv_names[i] for i in sorted(keep)]
             quantize_int8(fp32_path, out_path, crops, keep_float=names, ops=ops, symmetric=symmetric)
             session = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
-            if psnr(session.run(None, {"input": batch})[0], ref) >= target_db:
+            if all(psnr(session.run(None, {"input": x})[0], r) >= target_db for x, r in zip(checks, refs)):
                 return names, worthy
             if not rest:
                 break
