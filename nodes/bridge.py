@@ -85,6 +85,19 @@ def send(event: str, data: dict) -> None:
             log.debug("send_sync failed: %s", e)
 
 
+def status_text(text: str, node_id=None) -> None:
+    """A line of status shown on the node (ComfyUI's progress text, where the server has it) and logged."""
+    log.info("%s", text)
+    server = _module("server")
+    instance = getattr(getattr(server, "PromptServer", None), "instance", None)
+    send_text = getattr(instance, "send_progress_text", None)
+    if send_text is not None and node_id is not None:
+        try:
+            send_text(text, node_id)
+        except Exception as e:  # noqa: BLE001 - UI messages are best effort
+            log.debug("send_progress_text failed: %s", e)
+
+
 def attach_patcher(descriptor) -> None:
     """New ComfyUI's core upscale node reads ``.patcher``; set it where the class exists."""
     patcher_mod = _module("comfy.model_patcher")

@@ -79,10 +79,13 @@ LOADER = NodeSpec(
 _BACKENDS: OrderedDict = OrderedDict()  # (model id, backend, precision, device) -> backend; small LRU
 
 
-def _backend_for(model, backend: str, precision: str, device):
+def _backend_for(model, backend: str, precision: str, device, node_id=None):
     key = (id(model), backend, precision, str(device))
     if key not in _BACKENDS:
-        _BACKENDS[key] = make_backend(model, backend, precision, device)
+        options = {}
+        if backend == "tensorrt":  # a first build takes minutes: show its phases on the node
+            options["progress"] = lambda text: bridge.status_text(f"TensorRT engine build: {text}", node_id)
+        _BACKENDS[key] = make_backend(model, backend, precision, device, **options)
         while len(_BACKENDS) > 4:
             _BACKENDS.popitem(last=False)
     _BACKENDS.move_to_end(key)
@@ -101,7 +104,7 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     margin = tile_margin(model)
     side = (int(tile_arg) if isinstance(tile_arg, str) and tile_arg.isdigit() else 512) + 2 * margin
     bridge.free_memory(int(bytes_per_lr_pixel(model.config.num_feat, model.scale, 4) * side * side), device)
-    runner = _backend_for(model, backend, precision, device)
+    runner = _backend_for(model, backend, precision, device, unique_id)
     try:
         out = upscale(runner, image, tile=int(tile_arg) if isinstance(tile_arg, str) and tile_arg.isdigit()
                       else tile_arg, progress=bridge.Progress(unique_id), cancel=bridge.interrupted)

@@ -64,6 +64,9 @@ def install(models_dir: Path, output_dir: Path, with_v3: bool) -> dict:
     class _Instance:
         def send_sync(self, event, data):
             events["sent"].append((event, data))
+
+        def send_progress_text(self, text, node_id):
+            events.setdefault("text", []).append((text, node_id))
     server.PromptServer = type("PromptServer", (), {"instance": _Instance()})
     stand_in_nodes = types.ModuleType("nodes")  # ComfyUI's own top-level `nodes` module
     stand_in_nodes.NODE_CLASS_MAPPINGS = {}

@@ -1,4 +1,7 @@
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,15 @@ from helpers import REAL, REAL_EMA  # noqa: E402
 
 def pytest_configure(config):
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    if "PARAGONSR2_CACHE" not in os.environ:  # exported ONNX and engines stay out of the user's cache
+        config._paragonsr2_cache = os.environ["PARAGONSR2_CACHE"] = tempfile.mkdtemp(prefix="paragonsr2-test-")
+
+
+def pytest_unconfigure(config):
+    cache = getattr(config, "_paragonsr2_cache", None)
+    if cache:
+        shutil.rmtree(cache, ignore_errors=True)
+        os.environ.pop("PARAGONSR2_CACHE", None)
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +38,23 @@ def real_ema_path():
     if not REAL_EMA.is_file():
         pytest.skip("shared checkpoints not present")
     return REAL_EMA
+
+
+@pytest.fixture
+def fake_trt(monkeypatch, tmp_path):
+    """install(**kwargs) puts tests/fake_tensorrt.py's stand-in in place of tensorrt and a CUDA GPU;
+    engines and ONNX files are cached under tmp_path, not the user's cache."""
+    from types import SimpleNamespace
+
+    import fake_tensorrt
+
+    def install(**kwargs):
+        trt = fake_tensorrt.make(**kwargs)
+        monkeypatch.setenv("PARAGONSR2_CACHE", str(tmp_path / "paragonsr2-cache"))
+        monkeypatch.setitem(sys.modules, "tensorrt", trt)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+        monkeypatch.setattr(torch.cuda, "get_device_properties",
+                            lambda device=None: SimpleNamespace(name="Fake GPU", major=9, minor=0))
+        return trt
+    return install

@@ -103,6 +103,17 @@ def test_loader_upscale_info(comfy):
     assert model3.scale == 3 and abs(model3.model.upsampler_alpha - 0.2) < 1e-9
 
 
+def test_tensorrt_build_progress_shows_on_the_node(comfy, fake_trt):
+    fake_trt()
+    (model, _), _ = _load(comfy)
+    with pytest.raises(Exception):  # noqa: B017 - the stand-in builds, but running needs a real GPU
+        comfy["call"]("ParagonSR2Upscale", image=torch.rand(1, 8, 8, 3), upscale_model=model, tile="auto",
+                      backend="tensorrt", precision="fp16")
+    texts = comfy["events"].get("text", [])
+    assert ("TensorRT engine build: Building (0/2)", "7") in texts
+    assert texts[-1] == ("TensorRT engine build: Building done", "7")
+
+
 def test_core_loader_path_feeds_our_upscale(comfy):
     from spandrel import ModelLoader
 

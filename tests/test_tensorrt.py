@@ -62,24 +62,6 @@ def test_engine_matches_pytorch(real_path, tmp_path):
 
 # The engine build, cache and rebuild logic against a stand-in tensorrt module (tests/fake_tensorrt.py).
 
-@pytest.fixture
-def fake_trt(monkeypatch):
-    import sys
-    from types import SimpleNamespace
-
-    import fake_tensorrt
-
-    def install(**kwargs):
-        trt = fake_tensorrt.make(**kwargs)
-        monkeypatch.setitem(sys.modules, "tensorrt", trt)
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-        monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-        monkeypatch.setattr(torch.cuda, "get_device_properties",
-                            lambda device=None: SimpleNamespace(name="Fake GPU", major=9, minor=0))
-        return trt
-    return install
-
-
 def test_engine_build_cache_hit_and_rebuild(fake_trt, tmp_path):
     import json
 
