@@ -133,6 +133,16 @@ def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, p
     return atomic_write(engine_path, lambda tmp: Path(tmp).write_bytes(data))
 
 
+def engine_sidecar(trt, props, precision: str, profile: Profile, margin: int, scale, **extra) -> dict:
+    """What an engine was built for and how to tile with it (``from_engine`` reads it back)."""
+    return {"precision": precision, "profile": asdict(profile), "margin": margin, "scale": list(scale),
+            "tensorrt": trt.__version__, "gpu": props.name, "compute_capability": [props.major, props.minor], **extra}
+
+
+def write_sidecar(engine_path: Path, sidecar: dict) -> None:
+    atomic_write(engine_path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=2)))
+
+
 class TensorRTBackend:
     """Runs tiles through a cached engine; tiles are kept inside the profile by ``max_core``."""
 
@@ -208,15 +218,13 @@ class TensorRTBackend:
         flags = ("strongly_typed",) if hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED") else ()
         key = cache_key(sha, precision, profile, trt.__version__, props.name, (props.major, props.minor), flags)
         engine_path = root / f"{key}.engine"
-        sidecar = {"key": key, "onnx_sha256": sha, "precision": precision, "profile": asdict(profile),
-                   "tensorrt": trt.__version__, "gpu": props.name, "compute_capability": [props.major, props.minor],
-                   "flags": list(flags), "scale": list(scale), "margin": margin}
+        sidecar = engine_sidecar(trt, props, precision, profile, margin, scale, key=key, onnx_sha256=sha,
+                                 flags=list(flags))
         for attempt in (1, 2):
             if not engine_path.is_file():
                 log.warning("building a TensorRT engine (first use; this takes a while)")
                 build_engine(onnx_path, engine_path, profile, precision, root / "timing.cache", progress)
-                atomic_write(engine_path.with_suffix(".json"),
-                             lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=2)))
+                write_sidecar(engine_path, sidecar)
             try:
                 return cls(engine_path, scale, profile, margin, device)
             except Exception as e:  # noqa: BLE001 - any deserialize failure means: rebuild once
@@ -272,10 +280,8 @@ def build_engine_for_model(model, out_path, precision: str = "fp16", calib=None,
         report = export_onnx(fused, onnx_path, precision=precision, calib=calib, calib_count=calib_count,
                              calib_size=calib_size, int8_symmetric=True)  # TensorRT: zero points must be 0
         build_engine(onnx_path, out_path, profile, precision, out_path.parent / "timing.cache")
-    trt = require_tensorrt()
     props = torch.cuda.get_device_properties(torch.cuda.current_device())
-    sidecar = {"precision": precision, "profile": asdict(profile), "margin": margin, "scale": list(fused.scale),
-               "num_feat": fused.config.num_feat, "tensorrt": trt.__version__, "gpu": props.name,
-               "compute_capability": [props.major, props.minor], "onnx_report": report}
-    atomic_write(out_path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=2)))
+    sidecar = engine_sidecar(require_tensorrt(), props, precision, profile, margin, fused.scale,
+                             num_feat=fused.config.num_feat, onnx_report=report)
+    write_sidecar(out_path, sidecar)
     return {"path": str(out_path), **sidecar}
