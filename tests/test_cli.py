@@ -70,3 +70,17 @@ def test_export_without_onnxruntime_writes_nothing(real_path, tmp_path, monkeypa
     assert main(["export", str(real_path), "-o", str(out)]) == 3
     assert "pip install onnxruntime" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_engine_file_and_int8_symmetric_flags(real_path, tmp_path, monkeypatch, capsys):
+    src = _png(tmp_path / "a.png")
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # an engine runs only in TensorRT: say what to install
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", str(tmp_path / "m.engine")]) == 3
+    assert "pip install tensorrt" in capsys.readouterr().err and not (tmp_path / "b.png").exists()
+    import paragonsr2.export as export
+
+    seen = {}
+    monkeypatch.setattr(export, "export_model", lambda model, out, **kw: seen.update(kw) or {"path": str(out)})
+    assert main(["export", str(real_path), "--precision", "int8", "--calib", str(tmp_path), "--int8-symmetric",
+                 "-o", str(tmp_path / "q.onnx")]) == 0
+    assert seen["int8_symmetric"] is True and seen["precision"] == "int8"
