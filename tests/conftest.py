@@ -26,6 +26,14 @@ def pytest_unconfigure(config):
         os.environ.pop("PARAGONSR2_CACHE", None)
 
 
+@pytest.fixture(autouse=True)
+def seeded_rng():
+    """Every test draws its random inputs from the same seed, on every machine and in every order."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        yield
+
+
 @pytest.fixture(scope="session")
 def real_path():
     if not REAL.is_file():

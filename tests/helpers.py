@@ -4,6 +4,10 @@ from pathlib import Path
 
 import torch
 
+from paragonsr2.numerics import FLOAT32_EPS, layer_depth  # noqa: F401 (re-exported for tests)
+from paragonsr2.numerics import float32_bound as _float32_bound
+from paragonsr2.numerics import float64_bound as _float64_bound
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PARAGONSR2_SHARED", ROOT.parent / "shared"))
 CHECKPOINTS = SHARED / "checkpoints"
@@ -27,3 +31,17 @@ def random_state_dict(config, seed=0, trained=True):
         if k.endswith("tracked_initialized"):
             t.fill_(trained)
     return sd
+
+
+def _net(model):
+    return model.model if hasattr(model, "model") else model
+
+
+def float32_bound(model, ref, eps=FLOAT32_EPS) -> float:
+    """`paragonsr2.numerics.float32_bound` for a network or a wrapper holding one as `.model`."""
+    return _float32_bound(_net(model), ref, eps)
+
+
+def float64_bound(model, x, ref) -> float:
+    """`paragonsr2.numerics.float64_bound` for a network or a wrapper holding one as `.model`."""
+    return _float64_bound(_net(model), x, ref)

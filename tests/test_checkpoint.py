@@ -11,7 +11,7 @@ from paragonsr2.arch import HEAD_2025_11_14, variant_config
 from paragonsr2.checkpoint import detect_config, scale_from_filename
 from paragonsr2.errors import CheckpointError, NotParagonError, UnsafeCheckpointError
 
-from helpers import random_state_dict
+from helpers import float32_bound, random_state_dict
 
 
 def test_real_checkpoint_loads_and_is_described(real_path):
@@ -92,14 +92,16 @@ def test_fusions_equal_unfused(gen):
     with torch.no_grad():
         for scale in (1, 2, 3, 2.5):
             for alpha in (0.0, 0.5, 1.0):
-                ref = p.load_model(sd, scale=scale, upsampler_alpha=alpha)(x)
+                unfused = p.load_model(sd, scale=scale, upsampler_alpha=alpha)
+                ref = unfused(x)
+                bound = float32_bound(unfused, ref)
                 release = p.load_model(sd, scale=scale, upsampler_alpha=alpha, fuse="release")(x)
                 deploy = p.load_model(sd, scale=scale, upsampler_alpha=alpha, fuse=True)(x)
                 if gen == "A0":  # A0's release fusion merges three conv branches: rounding differs
-                    assert (ref - release).abs().max() <= 1e-5 * max(1.0, ref.abs().max().item())
+                    assert (ref - release).abs().max() <= bound
                 else:  # dropping the kernel generator is bit-exact
                     assert torch.equal(ref, release)
-                assert (ref - deploy).abs().max() <= 1e-5 * max(1.0, ref.abs().max().item())
+                assert (ref - deploy).abs().max() <= bound
 
 
 def test_deploy_alpha_refold():
@@ -108,19 +110,23 @@ def test_deploy_alpha_refold():
     fused = p.load_model(sd, fuse=True)
     fused.set_upsampler_alpha(0.8)
     with torch.no_grad():
-        ref = p.load_model(sd, upsampler_alpha=0.8)(x)
-        assert (fused(x) - ref).abs().max() < 1e-5
+        unfused = p.load_model(sd, upsampler_alpha=0.8)
+        ref = unfused(x)
+        assert (fused(x) - ref).abs().max() <= float32_bound(unfused, ref)
 
 
 def test_padded_output_channels_same_result():
-    fused = p.load_model(random_state_dict(variant_config("nano"), seed=3), fuse=True)
-    x = torch.rand(1, 3, 13, 9)
+    # float64: the padding must not change the math; only the last conv's reduction order may differ
+    fused = p.load_model(random_state_dict(variant_config("nano"), seed=3), fuse=True, dtype=torch.float64)
+    x = torch.rand(1, 3, 13, 9, dtype=torch.float64)
     with torch.no_grad():
         ref = fused(x)
         fused.pad_output_channels(16)
         assert fused.conv_out.out_channels == 16
         out = fused(x)
-    assert out.shape == ref.shape and (out - ref).abs().max() <= 1e-6
+    reduction = fused.conv_out.in_channels * fused.conv_out.kernel_size[0] * fused.conv_out.kernel_size[1]
+    bound = torch.finfo(torch.float64).eps * reduction * max(1.0, ref.abs().max().item())
+    assert out.shape == ref.shape and (out - ref).abs().max() <= bound
 
 
 def test_save_roundtrip_and_upstream_layout(real_ema_path, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import comfy_stubs
+from helpers import float64_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +97,8 @@ def test_loader_upscale_info(comfy):
     assert comfy["events"]["freed"]
     # the core node's contract: descriptor call on [B,C,H,W]
     core = model(image.movedim(-1, 1))
-    assert (core.movedim(1, -1) - out).abs().max() < 1e-4
+    bound = float64_bound(model.model, image.movedim(-1, 1), out.movedim(-1, 1))
+    assert (core.movedim(1, -1) - out).abs().max() <= bound
     (desc,), ui = comfy["call"]("ParagonSR2ModelInfo", upscale_model=model)
     assert "nano" in desc and ui["text"]
     (model3, _), _ = _load(comfy, scale="custom", scale_value=3.0, upsampler_alpha="custom", alpha_value=0.2)
