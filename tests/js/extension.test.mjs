@@ -1,0 +1,188 @@
+// The extension (js/paragonsr2.js) loaded as ComfyUI loads it, against stand-in app/api modules and LiteGraph
+// nodes. Run by tests/test_js.py: PSR2_EXT is the folder holding the extension copied to
+// <root>/extensions/paragonsr2/ beside <root>/scripts/{app,api}.js; PSR2_DESC is a real model description
+// (paragonsr2's to_dict JSON) from the bundled model.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { FakeNode, WIDGET } from "./litegraph_node.mjs";
+
+const ext = process.env.PSR2_EXT;
+const { app } = await import(`${ext}/../../scripts/app.js`);
+const { api } = await import(`${ext}/../../scripts/api.js`);
+await import(`${ext}/paragonsr2.js`);
+const core = await import(`${ext}/paragonsr2_core.js`);
+const extension = app.extensions.find((e) => e.name === "ParagonSR2.NodePack");
+
+const LOADER_VALUES = { model_name: "2x_a.safetensors", scale: "auto", scale_value: 2.0, upsampler_alpha: "auto",
+  alpha_value: 0.5, fusion: "deploy" };
+const EXPORT_VALUES = { precision: "fp16", tensorrt: false, filename: "ParagonSR2", destination: "output",
+  calibration_folder: "" };
+const types = {};
+for (const [name, values] of [["ParagonSR2Loader", LOADER_VALUES], ["ParagonSR2Export", EXPORT_VALUES],
+  ["ParagonSR2Train", { dataset_folder: "", steps: 200 }], ["ParagonSR2Upscale", { tile: "auto" }]]) {
+  types[name] = class extends FakeNode {
+    constructor(opts) {
+      super(name, values, opts);
+    }
+  };
+  await extension.beforeRegisterNodeDef(types[name], { name });
+}
+extension.setup();
+
+// LiteGraph.createNode: constructor, then the extensions' nodeCreated.
+function create(type, opts = {}) {
+  const node = new types[type](opts);
+  extension.nodeCreated(node);
+  app.graph.nodes.push(node);
+  return node;
+}
+
+// Opening a saved workflow / a template / an undo step: new node, configure(saved), loadedGraphNode.
+function load(saved, opts = {}) {
+  const node = new types[saved.type]({ ...opts, id: saved.id });
+  extension.nodeCreated(node);
+  node.configure(saved);
+  extension.loadedGraphNode(node);
+  return node;
+}
+
+function setCombo(node, name, value) {  // a change made in the UI: value, then the widget's callback
+  const w = node.widgets.find((x) => x.name === name);
+  w.value = value;
+  w.callback?.(value);
+}
+
+function send(type, detail) {
+  api.dispatchEvent(new CustomEvent(type, { detail }));
+}
+
+for (const legacy of [false, true]) {
+  const mode = legacy ? "old LiteGraph (computeSize only)" : "frontend 1.27 (widget.hidden)";
+
+  test(`new nodes hide the dependent widgets; UI changes show and hide them (${mode})`, () => {
+    const loader = create("ParagonSR2Loader", { legacy });
+    const small = loader.size[1];
+    assert.equal(loader.visible("scale_value"), false);
+    assert.equal(loader.visible("alpha_value"), false);
+    setCombo(loader, "scale", "custom");
+    assert.equal(loader.visible("scale_value"), true);
+    assert.equal(loader.size[1], small + WIDGET + 4);
+    setCombo(loader, "scale", "4");
+    assert.equal(loader.visible("scale_value"), false);
+    assert.equal(loader.size[1], small);
+    const exporter = create("ParagonSR2Export", { legacy });
+    assert.equal(exporter.visible("calibration_folder"), false);
+    setCombo(exporter, "precision", "int8");
+    assert.equal(exporter.visible("calibration_folder"), true);
+  });
+
+  test(`a saved workflow reopens with the dependent widgets that its values need (${mode})`, () => {
+    const loader = create("ParagonSR2Loader", { legacy });
+    setCombo(loader, "scale", "custom");
+    setCombo(loader, "upsampler_alpha", "custom");
+    loader.widgets.find((w) => w.name === "scale_value").value = 3.5;
+    const exporter = create("ParagonSR2Export", { legacy });
+    setCombo(exporter, "precision", "int8");
+    const saved = [loader.serialize(), exporter.serialize()];
+    const [loader2, exporter2] = saved.map((s) => load(JSON.parse(JSON.stringify(s)), { legacy }));
+    assert.deepEqual(loader2.widgets.map((w) => w.value), loader.widgets.map((w) => w.value));
+    assert.equal(loader2.visible("scale_value"), true);
+    assert.equal(loader2.visible("alpha_value"), true);
+    assert.equal(exporter2.visible("calibration_folder"), true);
+    assert.deepEqual(loader2.size, loader.size);
+  });
+}
+
+test("paste (configure without loadedGraphNode) and undo (configure back to older values) follow the values", () => {
+  const loader = create("ParagonSR2Loader");
+  setCombo(loader, "scale", "custom");
+  const before = loader.size[1];
+  const pasted = new types.ParagonSR2Loader({ id: 9 });
+  extension.nodeCreated(pasted);
+  pasted.configure(loader.serialize());
+  assert.equal(pasted.visible("scale_value"), true);
+  const undo = { ...loader.serialize(), widgets_values: Object.values(LOADER_VALUES) };
+  loader.configure(undo);
+  assert.equal(loader.visible("scale_value"), false);
+  assert.ok(loader.size[1] < before);
+});
+
+test("a value set without callback or configure (e.g. by another extension) is caught at the next draw", () => {
+  const exporter = create("ParagonSR2Export");
+  exporter.widgets.find((w) => w.name === "precision").value = "int8";
+  assert.equal(exporter.visible("calibration_folder"), false);
+  exporter.draw();
+  assert.equal(exporter.visible("calibration_folder"), true);
+});
+
+test("a controller driven by a link shows its dependent widget", () => {
+  const loader = create("ParagonSR2Loader");
+  loader.inputs.find((i) => i.name === "scale").link = 4;
+  loader.draw();
+  assert.equal(loader.visible("scale_value"), true);
+});
+
+test("the loader's model facts survive save and reload, and say when the settings changed since", () => {
+  const desc = JSON.parse(process.env.PSR2_DESC);
+  const loader = create("ParagonSR2Loader", { id: 41 });
+  const small = loader.size[1];
+  send("executed", { node: "41", display_node: "41", output: { paragonsr2_info: [JSON.stringify(desc)] } });
+  const scale = `${desc.scale[0]}x`;
+  const drawn = loader.draw().map((t) => t.text);
+  assert.equal(drawn.length, 4 + (desc.warnings || []).length);
+  assert.ok(drawn[0].startsWith(`ParagonSR2 gen ${desc.generation} · ${desc.variant}`), drawn[0]);
+  assert.equal(drawn[2], `scale ${scale} (${desc.scale_source})`);
+  assert.ok(loader.size[1] >= small + drawn.length * 15);
+  // a cached re-run sends the node no output (or none at all): the facts stay
+  send("executed", { node: "41", display_node: "41", output: null });
+  assert.deepEqual(loader.draw().map((t) => t.text), drawn);
+  // page reload: the workflow (properties included) is all that is left
+  const reloaded = load(JSON.parse(JSON.stringify(loader.serialize())));
+  const again = reloaded.draw();
+  assert.deepEqual(again.map((t) => t.text), drawn);
+  assert.ok(again.every((t) => t.color === "#ccc"));
+  assert.deepEqual(reloaded.size, loader.size);
+  setCombo(reloaded, "model_name", "4x_other.safetensors");
+  const stale = reloaded.draw();
+  assert.match(stale[0].text, /settings changed since/);
+  assert.ok(stale.every((t) => t.color === "#777"));
+  setCombo(reloaded, "model_name", LOADER_VALUES.model_name);
+  assert.ok(reloaded.draw().every((t) => t.color === "#ccc"));
+  // a hidden widget's value does not make the facts stale; showing it does
+  reloaded.widgets.find((w) => w.name === "scale_value").value = 7;
+  assert.ok(reloaded.draw().every((t) => t.color === "#ccc"));
+  setCombo(reloaded, "scale", "custom");
+  assert.match(reloaded.draw()[0].text, /settings changed since/);
+});
+
+test("text outputs wrap at 64 characters, at most 18 lines", () => {
+  const long = "x".repeat(130);
+  assert.deepEqual(core.infoLines({ text: [`a\n${long}`] }), ["a", "x".repeat(64), "x".repeat(64), "xx"]);
+  assert.equal(core.infoLines({ text: [Array(30).fill("l").join("\n")] }).length, 18);
+  assert.equal(core.infoLines({ images: [] }), null);
+});
+
+test("the training loss curve is drawn live and kept (thinned) with the workflow after the last step", () => {
+  const train = create("ParagonSR2Train", { id: 77 });
+  for (let step = 5; step <= 1000; step += 5) {
+    send("paragonsr2.train", { node: "77", step, total: 1000, loss: 1 / step, psnr: step === 1000 ? 31.5 : null });
+  }
+  send("executed", { node: "77", display_node: "77", output: { text: ["saved 2x_mine.safetensors"] } });
+  const drawn = train.draw().map((t) => t.text);
+  assert.deepEqual(drawn, ["saved 2x_mine.safetensors", "loss 0.0010 · step 1000/1000 · val 31.50 dB"]);
+  const saved = JSON.parse(train.properties[core.LAST_RUN]);
+  assert.ok(saved.loss.length <= 201 && saved.loss.at(-1).step === 1000);
+  const reloaded = load(JSON.parse(JSON.stringify(train.serialize())));
+  assert.deepEqual(reloaded.draw().map((t) => t.text), drawn);
+  // a new run starts a new curve
+  send("paragonsr2.train", { node: "77", step: 5, total: 10, loss: 0.5, psnr: null });
+  assert.equal(train.__psr2Loss.length, 1);
+});
+
+test("a damaged saved property is ignored, not thrown", () => {
+  const loader = create("ParagonSR2Loader");
+  const saved = loader.serialize();
+  saved.properties[core.LAST_RUN] = "{not json";
+  const reloaded = load(saved);
+  assert.deepEqual(reloaded.draw(), []);
+});
