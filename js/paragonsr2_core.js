@@ -13,8 +13,10 @@ export const DEPENDENT_WIDGETS = {
   [EXPORT]: [["precision", "calibration_folder", ["int8"]]],
 };
 export const LAST_RUN = "paragonsr2_last_run"; // node property (a JSON string), saved with the workflow
-const LINE = 15;
-const LOSS_HEIGHT = 90;
+// Height a node grows by to show a run's text and loss curve (tests/test_workflows.py lays examples out by these).
+export const LINE = 15;
+export const MAX_LINES = 18;
+export const LOSS_HEIGHT = 90;
 const KEPT_LOSS_POINTS = 200;
 
 export function widget(node, name) {
@@ -98,14 +100,14 @@ export function infoLines(output) {
       `alpha ${d.upsampler_alpha} (${d.alpha_source})`,
     ];
     for (const w of d.warnings || []) lines.push(`⚠ ${w.length > 60 ? `${w.slice(0, 60)}…` : w}`);
-    return lines;
+    return lines.slice(0, MAX_LINES);
   }
   if (output?.text?.length) {
     const wrapped = [];
     for (const line of String(output.text[0]).split("\n")) {
       for (let i = 0; i < Math.max(line.length, 1); i += 64) wrapped.push(line.slice(i, i + 64));
     }
-    return wrapped.slice(0, 18);
+    return wrapped.slice(0, MAX_LINES);
   }
   return null;
 }

@@ -24,10 +24,40 @@ def run_export(upscale_model, precision, tensorrt, filename, destination, calibr
     fmt = "tensorrt" if tensorrt else "onnx"
     desc = getattr(upscale_model, "paragonsr2", None) or getattr(model, "description", None)
     scale = int(desc.scale[0]) if desc is not None else 2
-    out = bridge.safe_output_path(folder, f"{filename}_{scale}x_{precision}", ".engine" if tensorrt else ".onnx")
+    requested = f"{filename}_{scale}x_{precision}"
+    suffix = ".engine" if tensorrt else ".onnx"
+    out = bridge.safe_output_path(folder, requested, suffix)
     report = export_model(model, out, fmt=fmt, precision=precision, calib=calib)
     text = json.dumps(report, indent=2, default=str)
-    return (str(out), text), {"text": [f"wrote {out}"]}
+    lines = [f"wrote {out}", *name_notes(requested, out, precision, suffix), verification_line(report)]
+    return (str(out), text), {"text": ["\n".join(line for line in lines if line)]}
+
+
+def name_notes(requested: str, out: Path, precision: str, suffix: str) -> list[str]:
+    """Why the written file name differs from ``requested + suffix``: the name was cleaned (folders and
+    characters other than letters, digits, . _ - removed) and/or a counter was added (an existing file)."""
+    stem = out.stem
+    counter = None
+    if not stem.endswith(f"_{precision}"):  # safe_output_path's "_001" counter follows the precision
+        stem, _, counter = stem.rpartition("_")
+    notes = []
+    if stem != requested:
+        notes.append(f"file name cleaned: '{requested}' -> '{stem}{suffix}' (no folders; letters, digits, "
+                     ". _ - only)")
+    if counter is not None:
+        notes.append(f"'{stem}{suffix}' already exists: added '_{counter}' (existing files are never "
+                     "overwritten)")
+    return notes
+
+
+def verification_line(report: dict) -> str:
+    """One line from the export report: verified or not, worst PSNR against PyTorch."""
+    checks = [c for c in report.get("checks", []) if c.get("pass") is not None]
+    if "passed" not in report:
+        return ""
+    worst = min((c["psnr"] for c in checks), default=None)
+    return f"verification {'passed' if report['passed'] else 'FAILED'}" + \
+        (f" (worst {worst:.1f} dB vs PyTorch)" if worst is not None else "")
 
 
 EXPORT = NodeSpec(
