@@ -1,14 +1,17 @@
-"""Quality of the bundled default model (and any others) vs PIL bicubic and lanczos on natural images.
+"""Quality of the bundled models vs PIL bicubic and lanczos on natural photos, for clean, JPEG and noisy LR.
 
-python bench/quality_bench.py [--models A.safetensors B.safetensors ...] [--images DIR]
-LR = PIL bicubic downscale by the model's scale; metrics: PSNR/SSIM on Y (BT.601), border = scale.
-Default images: the natural photos that ship inside the scikit-image wheel (never used in training):
+python bench/quality_bench.py [--models A.safetensors ...] [--images DIR] [--threads N]
+LR = PIL bicubic downscale by the model's scale, then per condition: clean (as is), JPEG q60 (Pillow defaults,
+4:2:0), noisy (Gaussian sigma = 5/255 added to the 8-bit LR, seeded, re-quantised). Metric: PSNR on Y (BT.601)
+after 8-bit quantisation, border = scale, mean over images. Default models: every bundled file.
+Default images: the natural photos inside the scikit-image wheel (never used in training):
 `pip install --no-deps scikit-image` provides them without importing the package.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import sys
 from pathlib import Path
 
@@ -20,12 +23,13 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import paragonsr2 as p  # noqa: E402
-from trainer.losses import psnr_y, ssim_y  # noqa: E402
+from trainer.losses import psnr_y  # noqa: E402
 
 SKIMAGE_PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "motorcycle_left.png",
                   "motorcycle_right.png", "rocket.jpg", "brick.png", "grass.png", "gravel.png", "moon.png")
-DEFAULT_MODEL = ROOT / "paragonsr2" / "models" / "2x_ParagonSR2_nano_default.safetensors"
-DEFAULT_MODEL_X4 = ROOT / "paragonsr2" / "models" / "4x_ParagonSR2_nano_default.safetensors"
+BUNDLED = ROOT / "paragonsr2" / "models"
+NOISE_SIGMA = 5.0  # 8-bit levels
+JPEG_QUALITY = 60
 
 
 def natural_images(folder: str | None) -> list[Path]:
@@ -42,44 +46,74 @@ def to_tensor(im: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
 
 
-def evaluate(models: list[str], images: list[Path], scale: int) -> dict:
-    """Per method: (Y-PSNR, Y-SSIM) for each image, LR = PIL bicubic downscale by ``scale``."""
-    loaded = {Path(m).name: p.load_model(m, fuse=True) for m in models}
-    rows: dict[str, list[tuple[float, float]]] = {"PIL bicubic": [], "PIL lanczos": [], **{k: [] for k in loaded}}
-    for path in images:
+def jpeg(im: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def noisy(im: Image.Image, sigma: float, seed: int) -> Image.Image:
+    arr = np.asarray(im, dtype=np.float64)
+    arr = arr + np.random.default_rng(seed).normal(0.0, sigma, arr.shape)
+    return Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8))
+
+
+CONDITIONS = {
+    "clean": lambda im, i: im,
+    f"JPEG q{JPEG_QUALITY}": lambda im, i: jpeg(im, JPEG_QUALITY),
+    f"noise σ={NOISE_SIGMA:g}/255": lambda im, i: noisy(im, NOISE_SIGMA, seed=i),
+}
+
+
+def evaluate(models: list[Path], images: list[Path], scale: int) -> dict[str, dict[str, float]]:
+    """{method: {condition: mean Y-PSNR}} for PIL bicubic, PIL lanczos and each model."""
+    loaded = {m.name: p.load_model(m, fuse=True) for m in models}
+    sums: dict[str, dict[str, list[float]]] = {n: {c: [] for c in CONDITIONS}
+                                               for n in ("PIL bicubic", "PIL lanczos", *loaded)}
+    for i, path in enumerate(images):
         hr_im = Image.open(path).convert("RGB")
         w, h = hr_im.size
         hr_im = hr_im.crop((0, 0, w - w % scale, h - h % scale))
-        lr_im = hr_im.resize((hr_im.width // scale, hr_im.height // scale), Image.Resampling.BICUBIC)
         hr = to_tensor(hr_im)
-        for name, method in (("PIL bicubic", Image.Resampling.BICUBIC), ("PIL lanczos", Image.Resampling.LANCZOS)):
-            up = to_tensor(lr_im.resize(hr_im.size, method))
-            rows[name].append((psnr_y(up, hr, scale), ssim_y(up, hr, scale)))
-        lr = to_tensor(lr_im)
-        for name, model in loaded.items():
-            sr = p.upscale(model, lr, layout="BCHW")
-            rows[name].append((psnr_y(sr, hr, scale), ssim_y(sr, hr, scale)))
-    return rows
+        clean_lr = hr_im.resize((hr_im.width // scale, hr_im.height // scale), Image.Resampling.BICUBIC)
+        for cond, make in CONDITIONS.items():
+            lr_im = make(clean_lr, i)
+            for name, method in (("PIL bicubic", Image.Resampling.BICUBIC), ("PIL lanczos", Image.Resampling.LANCZOS)):
+                sums[name][cond].append(psnr_y(to_tensor(lr_im.resize(hr_im.size, method)), hr, scale))
+            lr = to_tensor(lr_im)
+            for name, model in loaded.items():
+                sums[name][cond].append(psnr_y(p.upscale(model, lr, layout="BCHW"), hr, scale))
+    return {n: {c: float(np.mean(v)) for c, v in conds.items()} for n, conds in sums.items()}
+
+
+def table(rows: dict[str, dict[str, float]], scale: int) -> str:
+    base = rows["PIL bicubic"]
+    head = f"| ×{scale} | " + " | ".join(f"{c} Y-PSNR (vs bicubic)" for c in CONDITIONS) + " |"
+    lines = [head, "|---" * (len(CONDITIONS) + 1) + "|"]
+    for name, vals in rows.items():
+        cells = " | ".join(f"{vals[c]:.2f} ({vals[c] - base[c]:+.2f})" for c in CONDITIONS)
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", nargs="*", default=[str(DEFAULT_MODEL), str(DEFAULT_MODEL_X4)])
+    ap.add_argument("--models", nargs="*", type=Path, default=sorted(BUNDLED.glob("*.safetensors")))
     ap.add_argument("--images")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     images = natural_images(args.images)
-    by_scale: dict[int, list[str]] = {}
+    by_scale: dict[int, list[Path]] = {}
     for m in args.models:
         by_scale.setdefault(int(p.load_model(m).description.scale[0]), []).append(m)
+    print(f"{len(images)} natural images ({', '.join(i.stem for i in images)}); LR = PIL bicubic, then "
+          f"clean / JPEG q{JPEG_QUALITY} / Gaussian noise sigma {NOISE_SIGMA:g}/255 (seeded)")
     for scale, models in sorted(by_scale.items()):
-        rows = evaluate(models, images, scale)
-        base = np.mean([r[0] for r in rows["PIL bicubic"]])
-        print(f"\n{len(images)} natural images ({', '.join(i.stem for i in images)}), LR = PIL bicubic x{scale}\n")
-        print("| method | Y-PSNR (dB) | Y-SSIM | vs PIL bicubic |")
-        print("|---|---|---|---|")
-        for name, vals in rows.items():
-            ps, ss = np.mean([v[0] for v in vals]), np.mean([v[1] for v in vals])
-            print(f"| {name} | {ps:.2f} | {ss:.4f} | {ps - base:+.2f} dB |")
+        print()
+        print(table(evaluate(models, images, scale), scale))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._core import TrainError
+from .degrade import SETTING_NAMES, DegradeSettings, resolve
+
 
 @dataclass
 class TrainConfig:
@@ -20,22 +23,32 @@ class TrainConfig:
     max_side: int = 1536  # downscale larger images once at load (keeps memory bounded)
     patch: int = 48  # LR crop size
     batch: int = 8
-    # degradations (probabilities; LR = degrade(HR))
-    blur_prob: float = 0.0
-    blur_sigma: tuple[float, float] = (0.2, 1.2)
-    resize_filters: tuple[str, ...] = ("bicubic",)  # bicubic | bilinear | area, drawn uniformly
-    noise_prob: float = 0.0
-    noise_sigma: tuple[float, float] = (1.0, 8.0)  # Gaussian, in 8-bit levels
-    poisson_prob: float = 0.0
-    jpeg_prob: float = 0.0
-    webp_prob: float = 0.0
-    quality: tuple[int, int] = (60, 95)
-    sharpen_prob: float = 0.0
+    # degradations: a preset (clean | light | realistic, see trainer/degrade/settings.py) and per-setting
+    # overrides (None = the preset's value); LR = degrade(HR) on the fly
+    degradations: str = "clean"
+    blur_prob: float | None = None
+    blur_sigma: tuple[float, float] | None = None
+    aniso_prob: float | None = None
+    resize_filters: tuple[str, ...] | None = None  # bicubic | bilinear | area, drawn uniformly
+    resize_chain_prob: float | None = None
+    resize_chain_range: tuple[float, float] | None = None
+    second_order_prob: float | None = None
+    sharpen_prob: float | None = None
+    sharpen_amount: tuple[float, float] | None = None
+    sharpen_sigma: tuple[float, float] | None = None
+    noise_prob: float | None = None
+    noise_sigma: tuple[float, float] | None = None  # Gaussian, in 8-bit levels
+    poisson_prob: float | None = None
+    poisson_peak: tuple[float, float] | None = None
+    gray_noise_prob: float | None = None
+    jpeg_prob: float | None = None
+    webp_prob: float | None = None
+    quality: tuple[int, int] | None = None
     # model
     variant: str = "nano"
     scale: int = 2
     upsampler_alpha: float = 0.5
-    pretrained: str = ""  # start from these weights (finetune stage)
+    pretrained: str = ""  # start from these weights (finetune, or stage 2 from a stage-1 checkpoint)
     # optimisation
     steps: int = 20000
     lr: float = 1e-3
@@ -47,7 +60,16 @@ class TrainConfig:
     loss: str = "l1"  # l1 | charbonnier
     ffl_weight: float = 0.0
     msssim_weight: float = 0.0
-    perceptual_weight: float = 0.0  # needs a callable passed to train(); no weights are downloaded
+    # stage 2 (perceptual finetune); every term is off at weight 0
+    perceptual_weight: float = 0.0  # needs perceptual_weights (a file) or a callable passed to train()
+    perceptual_weights: str = ""  # torchvision VGG/ConvNeXt state dict file you supply; never downloaded
+    perceptual_arch: str = "vgg19"  # vgg11 | vgg13 | vgg16 | vgg19 | convnext_tiny | convnext_small
+    color_weight: float = 0.0  # L1 of blurred, downsampled output vs target in YCbCr
+    gan_weight: float = 0.0  # relativistic (RpGAN) generator loss; 0 = no discriminator
+    disc_channels: int = 32  # width of the patch discriminator's first layer
+    disc_lr: float = 1e-4
+    r1_gamma: float = 1.0  # gradient penalty on real images (R1)
+    r2_gamma: float = 1.0  # gradient penalty on generated images (R2)
     amp: bool = True  # CUDA only: bf16 where supported, else fp16 with a grad scaler
     seed: int = 0
     threads: int = 0  # CPU threads (0: torch default)
@@ -57,11 +79,19 @@ class TrainConfig:
     val_every: int = 1000
     save_every: int = 1000
     val_crop: int = 256  # HR centre crop for validation
+    max_pixels: int = 100_000_000  # images with more pixels (read from the header) are skipped with a warning
     base_dir: str = field(default=".", repr=False)
 
     def path(self, value: str) -> Path:
         p = Path(value)
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def degrade_settings(self) -> DegradeSettings:
+        """The preset named by ``degradations`` with this config's explicit settings applied."""
+        try:
+            return resolve(self.degradations, {name: getattr(self, name) for name in SETTING_NAMES})
+        except (TypeError, ValueError) as e:
+            raise TrainError(str(e)) from None
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -69,34 +99,41 @@ class TrainConfig:
         return d
 
 
+def _flatten(d: dict, into: dict) -> dict:
+    for k, v in d.items():
+        if isinstance(v, dict):
+            _flatten(v, into)
+        else:
+            into[k] = tuple(v) if isinstance(v, list) else v
+    return into
+
+
+def _parse(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise TrainError(f"cannot read config {path}: {e.strerror or e}") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        import yaml
+
+        return yaml.safe_load(text) or {}
+    except Exception as e:  # noqa: BLE001 - any parser error becomes one line naming the file
+        raise TrainError(f"config {path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {e}") from None
+
+
 def load_config(path: str | Path, **overrides) -> TrainConfig:
     """Reads a .toml or .yaml config; nested tables are flattened (their keys must be unique)."""
     path = Path(path)
-    text = path.read_text()
-    if path.suffix.lower() == ".toml":
-        import tomllib
-
-        raw = tomllib.loads(text)
-    else:
-        import yaml
-
-        raw = yaml.safe_load(text) or {}
-    flat: dict = {}
-
-    def walk(d: dict) -> None:
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(v)
-            else:
-                flat[k] = v
-
-    walk(raw)
+    flat = _flatten(_parse(path), {})
     flat.update(overrides)
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(flat) - names)
     if unknown:
-        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
-    for k, v in list(flat.items()):
-        if isinstance(v, list):
-            flat[k] = tuple(v)
-    return TrainConfig(**flat, base_dir=str(path.parent))
+        raise TrainError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    cfg = TrainConfig(**flat, base_dir=str(path.parent))
+    cfg.degrade_settings()  # a bad preset, filter or probability fails here, before any data is read
+    return cfg

@@ -1,11 +1,19 @@
-"""Image datasets held in memory as uint8; random crops, flips and rotations from a torch.Generator."""
+"""Training images: listed, checked (size from the header first), held in memory as uint8, split, cropped.
+
+Random crops, flips and rotations come from a torch.Generator; nothing touches the global RNG.
+"""
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ._core import TrainError
+
+log = logging.getLogger("paragonsr2.trainer")
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
@@ -13,18 +21,36 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXT and p.is_file())
 
 
-def load_rgb(path: Path, max_side: int = 0) -> torch.Tensor:
-    """[3,H,W] uint8 (first frame of animated files), optionally downscaled so max(H,W) <= max_side."""
+def load_rgb(path: Path, max_side: int = 0, max_pixels: int = 0) -> torch.Tensor:
+    """[3,H,W] uint8 (first frame of animated files), optionally downscaled so max(H,W) <= max_side.
+
+    Raises TrainError before decoding when the header says the image has more than ``max_pixels`` pixels.
+    """
     from PIL import Image
 
     with Image.open(path) as im:
+        if max_pixels and im.width * im.height > max_pixels:
+            raise TrainError(f"{im.width}x{im.height} px is more than max_pixels = {max_pixels}")
         im.seek(0)
+        if max_side and max(im.size) > max_side:
+            im.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced size where possible
         im = im.convert("RGB")
         if max_side and max(im.size) > max_side:
             f = max_side / max(im.size)
             im = im.resize((max(1, round(im.width * f)), max(1, round(im.height * f))), Image.Resampling.LANCZOS)
         arr = np.asarray(im, dtype=np.uint8)
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+def try_load(path: Path, max_side: int, max_pixels: int) -> torch.Tensor | None:
+    """load_rgb, or None with one warning for a file that is unreadable, too large or not an image."""
+    from PIL import Image
+
+    try:
+        return load_rgb(path, max_side, max_pixels)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        log.warning("skipping %s: %s", path, e)
+        return None
 
 
 def split_files(files: list[Path], val_fraction: float) -> tuple[list[Path], list[Path]]:
@@ -51,7 +77,8 @@ class CropSampler:
         hp = patch * scale
         self.usable = [i for i, t in enumerate(hr) if t.shape[-2] >= hp and t.shape[-1] >= hp]
         if not self.usable:
-            raise ValueError(f"no training image is at least {hp}x{hp} px; lower 'patch' or add larger images")
+            raise TrainError(f"no training image is at least {hp}x{hp} px (patch {patch} x scale {scale}); "
+                             "lower 'patch' or add larger images")
 
     def batch(self, size: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         hp, s = self.patch * self.scale, self.scale
@@ -70,3 +97,61 @@ class CropSampler:
             hrs.append(augment(crop, g))
         hr = torch.stack(hrs).float() / 255.0
         return hr, (torch.stack(lrs).float() / 255.0 if lrs else None)
+
+
+@dataclass
+class Dataset:
+    train: list[torch.Tensor]  # HR images, [3,H,W] uint8
+    val: list[torch.Tensor]
+    lr: list[torch.Tensor] | None  # paired LR images (same order as train), or None: LR made on the fly
+
+
+def listed_files(cfg) -> list[Path]:
+    """The run's image files (file_list or hr_dir); TrainError with one line when there is nothing to read."""
+    if cfg.file_list:
+        listing = cfg.path(cfg.file_list)
+        base = cfg.path(cfg.data_root) if cfg.data_root else listing.parent
+        if not listing.is_file():
+            raise TrainError(f"file_list {listing} does not exist")
+        lines = [ln.strip() for ln in listing.read_text().splitlines()]
+        files = [p if (p := Path(ln)).is_absolute() else base / p for ln in lines if ln and not ln.startswith("#")]
+        present = [f for f in files if f.is_file()]
+        if files and not present:
+            raise TrainError(f"none of the {len(files)} images in {listing} is under {base}; "
+                             "for the bundled configs run `bash bench/fetch_default_data.sh` first")
+        if len(present) < len(files):
+            log.warning("%d of %d listed images are missing under %s", len(files) - len(present), len(files), base)
+        return present
+    if not cfg.hr_dir:
+        raise TrainError("set hr_dir (a folder of HR images) or file_list")
+    folder = cfg.path(cfg.hr_dir)
+    if not folder.is_dir():
+        raise TrainError(f"hr_dir {folder} is not a folder")
+    files = list_images(folder)
+    if not files:
+        raise TrainError(f"hr_dir {folder} holds no image ({', '.join(IMAGE_EXT)})")
+    return files
+
+
+def _load_all(files: list[Path], cfg) -> list[tuple[Path, torch.Tensor]]:
+    loaded = ((f, try_load(f, cfg.max_side, cfg.max_pixels)) for f in files)
+    return [(f, img) for f, img in loaded if img is not None and min(img.shape[-2:]) >= cfg.min_size]
+
+
+def _paired_lr(kept: list[Path], cfg) -> list[torch.Tensor]:
+    lr_dir = cfg.path(cfg.lr_dir)
+    missing = [f.name for f in kept if not (lr_dir / f.name).is_file()]
+    if missing:
+        raise TrainError(f"lr_dir {lr_dir} lacks {len(missing)} paired image(s), e.g. {missing[0]}")
+    return [load_rgb(lr_dir / f.name, 0, cfg.max_pixels) for f in kept]
+
+
+def load_dataset(cfg) -> Dataset:
+    """Reads and splits the images of a TrainConfig (unusable files skipped with a warning each)."""
+    train_files, val_files = split_files(listed_files(cfg), cfg.val_fraction)
+    train, val = _load_all(train_files, cfg), _load_all(val_files, cfg)
+    if not train:
+        raise TrainError(f"none of the {len(train_files)} training images could be used (unreadable, larger than "
+                         f"max_pixels = {cfg.max_pixels} or smaller than min_size = {cfg.min_size})")
+    lr = _paired_lr([f for f, _ in train], cfg) if cfg.lr_dir else None
+    return Dataset([img for _, img in train], [img for _, img in val], lr)

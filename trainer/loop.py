@@ -1,28 +1,42 @@
-"""The training loop: AdamW + warmup/cosine, grad clipping, AMP on CUDA, EMA, validation, resume."""
+"""The training loop: AdamW + warmup/cosine, grad clipping, AMP on CUDA, EMA, validation, resume, and the
+optional stage-2 terms (perceptual, colour consistency, relativistic GAN with R1/R2).
+
+The host process is left as found: the global RNG is never reseeded (weights are initialised inside
+``torch.random.fork_rng``, all sampling uses the run's own generator) and the thread count is restored.
+"""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from ._core import ParagonSR2, atomic_write, load_model, save_model, variant_config
+from ._core import ParagonSR2, TrainError, load_model, save_model, variant_config
 from .config import TrainConfig
-from .data import CropSampler, list_images, load_rgb, split_files
-from .degrade import degrade, downscale
+from .data import CropSampler, load_dataset
+from .degrade import DegradeSettings, degrade, downscale
 from .ema import EMA
-from .losses import charbonnier, frequency_loss, ms_ssim, psnr_y, ssim_y
+from .gan import PatchDiscriminator, discriminator_step, generator_loss
+from .losses import charbonnier, color_consistency, frequency_loss, ms_ssim, psnr_y, ssim_y
+from .perceptual import load_perceptual
+from .state import check_identity, read_state, remove_orphans, write_state
 
 log = logging.getLogger("paragonsr2.trainer")
+Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class TrainCancelled(Exception):
     """Raised when the cancel callback asks to stop; the last checkpoint has been written."""
+
+    def __init__(self, step: int, path: Path) -> None:
+        super().__init__(f"training stopped at step {step}; the step-{step} checkpoint is kept at {path}")
+        self.step, self.path = step, path
 
 
 @dataclass
@@ -31,6 +45,35 @@ class TrainResult:
     state_path: Path
     step: int
     val: dict
+    val_start: dict = field(default_factory=dict)  # validation of the starting weights (before step 1)
+
+
+@dataclass
+class Adversary:
+    disc: PatchDiscriminator
+    opt: torch.optim.Optimizer
+
+
+@dataclass
+class Run:
+    """Everything a run carries from step to step."""
+
+    cfg: TrainConfig
+    device: torch.device
+    model: ParagonSR2
+    ema: EMA
+    opt: torch.optim.Optimizer
+    gen: torch.Generator
+    sampler: CropSampler
+    val_images: list[torch.Tensor]
+    degradations: DegradeSettings
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None  # None: full precision
+    adversary: Adversary | None = None
+    perceptual: Perceptual | None = None
+    step: int = 0
+    val: dict = field(default_factory=dict)
+    val_start: dict = field(default_factory=dict)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -41,30 +84,12 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
-def _files(cfg: TrainConfig) -> list[Path]:
-    if cfg.file_list:
-        base = cfg.path(cfg.data_root) if cfg.data_root else cfg.path(cfg.file_list).parent
-        lines = [ln.strip() for ln in cfg.path(cfg.file_list).read_text().splitlines()]
-        return [p if (p := Path(ln)).is_absolute() else base / p for ln in lines if ln and not ln.startswith("#")]
-    if not cfg.hr_dir:
-        raise ValueError("set hr_dir (a folder of HR images) or file_list")
-    folder = cfg.path(cfg.hr_dir)
-    if not folder.is_dir():
-        raise ValueError(f"hr_dir {folder} is not a folder")
-    return list_images(folder)
+def state_path(cfg: TrainConfig) -> Path:
+    return cfg.path(cfg.out_dir) / f"{cfg.name}.state.pt"
 
 
-def _load_images(files: list[Path], cfg: TrainConfig) -> list[torch.Tensor]:
-    images = []
-    for f in files:
-        try:
-            img = load_rgb(f, cfg.max_side)
-        except OSError as e:
-            log.warning("skipping %s: %s", f, e)
-            continue
-        if min(img.shape[-2:]) >= cfg.min_size:
-            images.append(img)
-    return images
+def ema_path(cfg: TrainConfig) -> Path:
+    return cfg.path(cfg.out_dir) / f"{cfg.scale}x_{cfg.name}_ema.safetensors"
 
 
 def _centre(img: torch.Tensor, size: int, scale: int) -> torch.Tensor:
@@ -74,11 +99,20 @@ def _centre(img: torch.Tensor, size: int, scale: int) -> torch.Tensor:
     return img[:, y:y + ch, x:x + cw]
 
 
+def validation_images(images: list[torch.Tensor], scale: int) -> list[torch.Tensor]:
+    """The images large enough to validate on (at least 8 LR px a side); smaller ones are skipped."""
+    usable = [img for img in images if min(img.shape[-2:]) >= 8 * scale]
+    if len(usable) < len(images):
+        log.warning("validation skips %d image(s) smaller than %d px", len(images) - len(usable), 8 * scale)
+    return usable
+
+
 @torch.no_grad()
 def validate(model: torch.nn.Module, images: list[torch.Tensor], cfg: TrainConfig, device) -> dict:
     """Mean Y-PSNR/SSIM (border = scale) of model and bicubic on centre crops, LR by bicubic x scale."""
     if not images:
         return {}
+    was_training = model.training
     model.eval()
     s = cfg.scale
     res = {"psnr": 0.0, "ssim": 0.0, "psnr_bicubic": 0.0}
@@ -90,110 +124,210 @@ def validate(model: torch.nn.Module, images: list[torch.Tensor], cfg: TrainConfi
         res["psnr"] += psnr_y(sr, hr, s)
         res["ssim"] += ssim_y(sr, hr, s)
         res["psnr_bicubic"] += psnr_y(bic, hr, s)
+    model.train(was_training)
     return {k: v / len(images) for k, v in res.items()}
 
 
-def _state_path(cfg: TrainConfig) -> Path:
-    return cfg.path(cfg.out_dir) / f"{cfg.name}.state.pt"
+@contextlib.contextmanager
+def host_untouched(threads: int) -> Iterator[None]:
+    """Sets the run's CPU thread count and restores the caller's afterwards."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
-def _ema_path(cfg: TrainConfig) -> Path:
-    return cfg.path(cfg.out_dir) / f"{cfg.scale}x_{cfg.name}_ema.safetensors"
+def _identity(cfg: TrainConfig) -> dict[str, str]:
+    return {"variant": cfg.variant, "scale": str(cfg.scale), "upsampler_alpha": str(cfg.upsampler_alpha)}
+
+
+def build_networks(cfg: TrainConfig) -> tuple[ParagonSR2, PatchDiscriminator | None]:
+    """Generator (from ``pretrained`` when set) and, with gan_weight > 0, the discriminator; seeded with the
+    run's seed inside a forked RNG so the host's global RNG stays as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = ParagonSR2(variant_config(cfg.variant), cfg.scale, cfg.upsampler_alpha)
+        disc = PatchDiscriminator(cfg.disc_channels) if cfg.gan_weight > 0 else None
+    if cfg.pretrained:
+        try:
+            start = load_model(cfg.path(cfg.pretrained), strict_upstream=True)
+            model.load_state_dict(start.state_dict())
+        except (RuntimeError, OSError) as e:
+            raise TrainError(f"pretrained {cfg.path(cfg.pretrained)} does not fit a {cfg.variant} x{cfg.scale} "
+                             f"network: {str(e).splitlines()[0]}") from None
+    return model, disc
+
+
+def _perceptual(cfg: TrainConfig, given: Perceptual | None, device) -> Perceptual | None:
+    if not cfg.perceptual_weight:
+        return None
+    if cfg.perceptual_weights:
+        return load_perceptual(cfg.path(cfg.perceptual_weights), cfg.perceptual_arch).to(device)
+    if given is None:
+        raise TrainError("perceptual_weight > 0 needs perceptual_weights = FILE (a torchvision VGG/ConvNeXt state "
+                         "dict you supply) or a perceptual callable passed to train()")
+    return given
+
+
+def build_run(cfg: TrainConfig, device: torch.device, perceptual: Perceptual | None) -> Run:
+    degradations = cfg.degrade_settings()
+    data = load_dataset(cfg)
+    sampler = CropSampler(data.train, cfg.patch, cfg.scale, data.lr)
+    model, disc = build_networks(cfg)
+    model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    adversary = None
+    if disc is not None:
+        disc.to(device)
+        adversary = Adversary(disc, torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, betas=(0.0, 0.99)))
+    use_amp = cfg.amp and device.type == "cuda"
+    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    return Run(cfg, device, model, EMA(model, cfg.ema_decay), opt, torch.Generator().manual_seed(cfg.seed),
+               sampler, validation_images(data.val, cfg.scale), degradations, scaler, amp_dtype, adversary,
+               _perceptual(cfg, perceptual, device))
+
+
+def run_state(run: Run) -> dict:
+    state = {"step": torch.tensor(run.step), "model": run.model.state_dict(), "ema": run.ema.state_dict(),
+             "optimizer": run.opt.state_dict(), "generator": run.gen.get_state(), "identity": _identity(run.cfg),
+             "val_start": dict(run.val_start), "val": dict(run.val)}
+    if run.adversary is not None:
+        state["disc"] = run.adversary.disc.state_dict()
+        state["disc_optimizer"] = run.adversary.opt.state_dict()
+    return state
+
+
+def restore(run: Run, state: dict, path: Path) -> None:
+    check_identity(state, _identity(run.cfg), path)
+    try:
+        run.model.load_state_dict(state["model"])
+        run.ema.load_state_dict(state["ema"])
+    except RuntimeError:
+        raise TrainError(f"the run state {path} holds another network than {run.cfg.variant} x{run.cfg.scale}: "
+                         "use another name or out_dir, or start over") from None
+    run.opt.load_state_dict(state["optimizer"])
+    run.gen.set_state(state["generator"])
+    run.step = int(state["step"])
+    run.val_start, run.val = dict(state.get("val_start", {})), dict(state.get("val", {}))
+    if run.adversary is not None and "disc" in state:
+        run.adversary.disc.load_state_dict(state["disc"])
+        run.adversary.opt.load_state_dict(state["disc_optimizer"])
+    elif run.adversary is not None:
+        log.info("the run state has no discriminator yet; it starts fresh at step %d", run.step)
+    log.info("resumed %s at step %d", path, run.step)
+
+
+def save_checkpoint(run: Run) -> Path:
+    """EMA weights (upstream layout + metadata) and the resumable state; returns the EMA file."""
+    cfg = run.cfg
+    meta = {"trainer_step": str(run.step), "trainer_config": json.dumps(cfg.to_dict())}
+    if run.val:
+        meta["validation"] = json.dumps(run.val)
+    run.ema.module.to("cpu")
+    path = save_model(run.ema.module, ema_path(cfg), meta)
+    run.ema.module.to(run.device)
+    write_state(state_path(cfg), run_state(run))
+    return path
+
+
+def generator_loss_terms(run: Run, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """Pixel loss plus every enabled extra term (FFL, MS-SSIM, perceptual, colour, GAN)."""
+    cfg = run.cfg
+    loss = charbonnier(sr, hr) if cfg.loss == "charbonnier" else (sr - hr).abs().mean()
+    if cfg.ffl_weight:
+        loss = loss + cfg.ffl_weight * frequency_loss(sr, hr)
+    if cfg.msssim_weight:
+        loss = loss + cfg.msssim_weight * (1 - ms_ssim(sr.clamp(0, 1), hr))
+    if run.perceptual is not None:
+        loss = loss + cfg.perceptual_weight * run.perceptual(sr, hr)
+    if cfg.color_weight:
+        loss = loss + cfg.color_weight * color_consistency(sr, hr)
+    if run.adversary is not None:
+        disc = run.adversary.disc
+        disc.requires_grad_(False)
+        loss = loss + cfg.gan_weight * generator_loss(disc(sr), disc(hr))
+        disc.requires_grad_(True)
+    return loss
+
+
+def train_step(run: Run) -> float:
+    """One generator update (and one discriminator update in stage 2); returns the generator loss."""
+    cfg = run.cfg
+    hr, lr = run.sampler.batch(cfg.batch, run.gen)
+    if lr is None:
+        lr = degrade(hr, cfg.scale, run.degradations, run.gen)
+    hr, lr = hr.to(run.device), lr.to(run.device)
+    for group in run.opt.param_groups:
+        group["lr"] = lr_at(run.step, cfg)
+    run.model.train()
+    with torch.autocast(run.device.type, dtype=run.amp_dtype or torch.float32, enabled=run.amp_dtype is not None):
+        sr = run.model(lr)
+    sr = sr.float()
+    loss = generator_loss_terms(run, sr, hr)
+    run.opt.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    if cfg.grad_clip:
+        run.scaler.unscale_(run.opt)
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    run.scaler.step(run.opt)
+    run.scaler.update()
+    if run.adversary is not None:
+        discriminator_step(run.adversary.disc, run.adversary.opt, hr, sr, cfg.r1_gamma, cfg.r2_gamma)
+    run.step += 1
+    run.ema.update(run.model, run.step)
+    return loss.item()
+
+
+def after_step(run: Run, loss: float, started: tuple[float, int],
+               on_progress: Callable[[int, int, dict], None] | None) -> None:
+    """Periodic validation and checkpoints, then the progress callback."""
+    cfg = run.cfg
+    if cfg.val_every and run.step % cfg.val_every == 0:
+        run.val = validate(run.ema.module, run.val_images, cfg, run.device)
+    if cfg.save_every and run.step % cfg.save_every == 0:
+        save_checkpoint(run)
+    if on_progress is not None:
+        rate = (run.step - started[1]) / max(time.time() - started[0], 1e-6)
+        on_progress(run.step, cfg.steps, {"loss": loss, "lr": lr_at(run.step - 1, cfg), "steps_per_s": rate,
+                                          "eta_s": (cfg.steps - run.step) / max(rate, 1e-9), "val": run.val})
+
+
+def start(cfg: TrainConfig, device, resume: bool, perceptual: Perceptual | None) -> Run:
+    """Builds the run and restores its state (resume) or validates the starting weights (new run)."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    run = build_run(cfg, device, perceptual)
+    remove_orphans(cfg.path(cfg.out_dir), (cfg.name, ema_path(cfg).name))
+    state = read_state(state_path(cfg)) if resume else None
+    if state is not None:
+        restore(run, state, state_path(cfg))
+    else:
+        run.val_start = validate(run.model, run.val_images, cfg, device)
+    return run
 
 
 def train(cfg: TrainConfig, *, device=None, resume: bool = True,
           on_progress: Callable[[int, int, dict], None] | None = None,
           should_cancel: Callable[[], bool] | None = None,
-          perceptual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+          perceptual: Perceptual | None = None,
           max_steps_this_run: int | None = None) -> TrainResult:
-    """Trains (or resumes) a run. on_progress(step, total, info) gets loss, lr, speed, eta, val."""
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    train_files, val_files = split_files(_files(cfg), cfg.val_fraction)
-    train_imgs, val_imgs = _load_images(train_files, cfg), _load_images(val_files, cfg)
-    lr_imgs = None
-    if cfg.lr_dir:
-        lr_dir = cfg.path(cfg.lr_dir)
-        lr_imgs = [load_rgb(lr_dir / f.name) for f in train_files]
-    sampler = CropSampler(train_imgs, cfg.patch, cfg.scale, lr_imgs)
+    """Trains (or resumes) a run. on_progress(step, total, info) gets loss, lr, speed, eta, val.
 
-    model = ParagonSR2(variant_config(cfg.variant), cfg.scale, cfg.upsampler_alpha)
-    if cfg.pretrained:
-        model.load_state_dict(load_model(cfg.path(cfg.pretrained), strict_upstream=True).state_dict())
-    model.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    ema = EMA(model, cfg.ema_decay)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    step = 0
-    state_path = _state_path(cfg)
-    if resume and state_path.is_file():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        step = int(state["step"])
-        log.info("resumed %s at step %d", state_path, step)
-    use_amp = cfg.amp and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    val: dict = {}
-
-    def save() -> None:
-        meta = {"trainer_step": str(step), "trainer_config": json.dumps(cfg.to_dict())}
-        if val:
-            meta["validation"] = json.dumps(val)
-        ema.module.to("cpu")
-        save_model(ema.module, _ema_path(cfg), meta)
-        ema.module.to(device)
-        state = {"step": torch.tensor(step), "model": model.state_dict(), "ema": ema.state_dict(),
-                 "optimizer": opt.state_dict(), "generator": gen.get_state()}
-        atomic_write(state_path, lambda tmp: torch.save(state, tmp))
-
-    started, start_step = time.time(), step
-    end = cfg.steps if max_steps_this_run is None else min(cfg.steps, step + max_steps_this_run)
-    while step < end:
-        if should_cancel is not None and should_cancel():
-            save()
-            raise TrainCancelled(f"training stopped at step {step}; checkpoint kept at {_ema_path(cfg)}")
-        hr, lr = sampler.batch(cfg.batch, gen)
-        if lr is None:
-            lr = degrade(hr, cfg.scale, cfg, gen)
-        hr, lr = hr.to(device), lr.to(device)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        model.train()
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-            sr = model(lr)
-        sr = sr.float()
-        loss = charbonnier(sr, hr) if cfg.loss == "charbonnier" else (sr - hr).abs().mean()
-        if cfg.ffl_weight:
-            loss = loss + cfg.ffl_weight * frequency_loss(sr, hr)
-        if cfg.msssim_weight:
-            loss = loss + cfg.msssim_weight * (1 - ms_ssim(sr.clamp(0, 1), hr))
-        if cfg.perceptual_weight and perceptual is not None:
-            loss = loss + cfg.perceptual_weight * perceptual(sr, hr)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if cfg.grad_clip:
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        scaler.step(opt)
-        scaler.update()
-        step += 1
-        ema.update(model, step)
-        if cfg.val_every and step % cfg.val_every == 0:
-            val = validate(ema.module, val_imgs, cfg, device)
-        if cfg.save_every and step % cfg.save_every == 0:
-            save()
-        if on_progress is not None:
-            rate = (step - start_step) / max(time.time() - started, 1e-6)
-            on_progress(step, cfg.steps, {"loss": loss.item(), "lr": lr_at(step - 1, cfg), "steps_per_s": rate,
-                                          "eta_s": (cfg.steps - step) / max(rate, 1e-9), "val": val})
-    if step >= cfg.steps:
-        val = validate(ema.module, val_imgs, cfg, device) or val
-    save()
-    return TrainResult(_ema_path(cfg), state_path, step, val)
+    Raises TrainError (one line) when the data, a setting or the saved state cannot be used, and
+    TrainCancelled (after writing a checkpoint) when ``should_cancel()`` returns True.
+    """
+    with host_untouched(cfg.threads):
+        run = start(cfg, device, resume, perceptual)
+        started = (time.time(), run.step)
+        end = cfg.steps if max_steps_this_run is None else min(cfg.steps, run.step + max_steps_this_run)
+        while run.step < end:
+            if should_cancel is not None and should_cancel():
+                raise TrainCancelled(run.step, save_checkpoint(run))
+            after_step(run, train_step(run), started, on_progress)
+        if run.step >= cfg.steps:
+            run.val = validate(run.ema.module, run.val_images, cfg, run.device) or run.val
+        save_checkpoint(run)
+    return TrainResult(ema_path(cfg), state_path(cfg), run.step, run.val, run.val_start)

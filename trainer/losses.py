@@ -84,3 +84,27 @@ def ssim_y(x: torch.Tensor, y: torch.Tensor, border: int) -> float:
     """SSIM on the Y channel (8-bit quantised, border excluded), computed in float64."""
     xy, yy = _y_pair(x, y, border)
     return ssim(xy.double(), yy.double()).item()
+
+
+def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
+    """Full-range BT.601 YCbCr of RGB in [0,1] (Cb, Cr centred on 0)."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    return torch.cat([y, 0.564 * (b - y), 0.713 * (r - y)], dim=1)
+
+
+def color_consistency(sr: torch.Tensor, hr: torch.Tensor, factor: int = 4, sigma: float = 1.0) -> torch.Tensor:
+    """L1 between Gaussian-blurred, ``factor``x downsampled output and target in YCbCr.
+
+    Only low frequencies count, so it ties colour and brightness to the target without fighting texture
+    terms (GAN, perceptual). [B,3,H,W] in [0,1].
+    """
+    c = sr.shape[1]
+    w = _gauss(size=2 * round(3 * sigma) + 1, sigma=sigma, device=sr.device, dtype=sr.dtype)
+    w = w.expand(c, 1, -1, -1)
+    r = w.shape[-1] // 2
+
+    def low(x: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(F.pad(x, (r, r, r, r), mode="replicate"), w, groups=c)
+        return rgb_to_ycbcr(F.avg_pool2d(x, factor, ceil_mode=True))
+    return (low(sr) - low(hr)).abs().mean()
