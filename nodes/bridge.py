@@ -112,6 +112,16 @@ def attach_patcher(descriptor) -> None:
         log.debug("could not attach a model patcher: %s", e)
 
 
+def model_descriptor(model):
+    """The spandrel descriptor for a loaded ParagonSR2 model (the library's one builder), with ComfyUI's
+    model patcher attached where the running ComfyUI has one."""
+    from ..paragonsr2.spandrel_arch import descriptor
+
+    out = descriptor(model)
+    attach_patcher(out)
+    return out
+
+
 def upscale_model_names() -> list[str]:
     try:
         return folder_paths().get_filename_list("upscale_models")

@@ -23,21 +23,27 @@ class ModelDescription:
     params: int
     fused: str  # "no", "release" (kernel generator dropped) or "deploy" (folded for speed)
     scale: tuple[float, float]
-    scale_source: str  # argument | metadata | file name | default
+    scale_source: str  # argument | metadata | state dict | file name | default
     upsampler_alpha: float
-    alpha_source: str  # argument | metadata | generation default
+    alpha_source: str  # argument | metadata | state dict | generation default
     ema_repaired_blocks: int = 0
     warnings: list[str] = field(default_factory=list)
+    trained_scale: tuple[float, float] | None = None  # the scale the file says it was trained for
+
+    @staticmethod
+    def times(scale: tuple[float, float]) -> str:
+        """Text such as "2x" or "2x3" for an (sh, sw) pair."""
+        sh, sw = scale
+        return f"{sh:g}x" if sh == sw else f"{sh:g}x{sw:g}"
 
     @property
     def scale_text(self) -> str:
-        sh, sw = self.scale
-        fmt = lambda v: f"{v:g}"  # noqa: E731
-        return f"{fmt(sh)}x" if sh == sw else f"{fmt(sh)}x{fmt(sw)}"
+        return self.times(self.scale)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["scale"] = list(self.scale)
+        d["trained_scale"] = list(self.trained_scale) if self.trained_scale is not None else None
         return d
 
     def to_json(self) -> str:
@@ -55,7 +61,9 @@ class ModelDescription:
             ("hr_blocks", str(self.hr_blocks)),
             ("parameters", f"{self.params:,}"),
             ("fused", self.fused),
-            ("scale", f"{self.scale_text} ({self.scale_source})"),
+            ("scale", f"{self.scale_text} ({self.scale_source})" + (
+                f", trained for {self.times(self.trained_scale)}"
+                if self.trained_scale is not None and tuple(self.trained_scale) != tuple(self.scale) else "")),
             ("upsampler_alpha", f"{self.upsampler_alpha:g} ({self.alpha_source})"),
         ] + [("warning", w) for w in self.warnings]
 

@@ -1,8 +1,8 @@
-"""spandrel support: a ParagonSR2 Architecture and an idempotent :func:`register`.
+"""spandrel support: a ParagonSR2 Architecture, the one descriptor builder, and an idempotent :func:`register`.
 
-Importing this module needs spandrel; the core library does not. spandrel sees only the state
-dict, so scale falls back to 2 unless the dict was written by this project with metadata (use
-:func:`paragonsr2.load_model` for files whose scale the name or metadata tells).
+Importing this module needs spandrel; the core library does not. spandrel sees only the state dict
+(ComfyUI's core loader too): files this project writes carry their scale in it (``paragonsr2_scale``);
+for other files the scale falls back to 2 and one line is logged saying how to set it.
 """
 from __future__ import annotations
 
@@ -29,19 +29,24 @@ class ParagonSR2Arch(Architecture[torch.nn.Module]):
         )
 
     def load(self, state_dict) -> ImageModelDescriptor[torch.nn.Module]:
-        model = load_model(dict(state_dict))  # repairs EMA flags; raises a clear error on bad files
-        desc = model.description
-        scale = desc.scale[0]
-        sd = model.state_dict()
-        return ImageModelDescriptor(
-            model, sd, architecture=self,
-            purpose="SR" if scale != 1 else "Restoration",
-            tags=[desc.variant, f"gen{desc.generation}", f"{desc.num_feat}nf"],
-            supports_half=True, supports_bfloat16=True,
-            scale=int(scale) if float(scale).is_integer() else scale,
-            input_channels=desc.in_chans, output_channels=desc.out_chans,
-            tiling=ModelTiling.SUPPORTED,
-        )
+        # the same checks as every load (hostile shapes refused before allocation), EMA flags repaired
+        return descriptor(load_model(dict(state_dict)), self)
+
+
+def descriptor(model: torch.nn.Module, architecture: ParagonSR2Arch | None = None) -> ImageModelDescriptor:
+    """The spandrel ImageModelDescriptor for a model from :func:`~paragonsr2.load_model` (used by spandrel's
+    loading and by the pack's loader node). ``model.description`` gives scale, channels and tags."""
+    desc = model.description
+    scale = desc.scale[0]
+    return ImageModelDescriptor(
+        model, model.state_dict(), architecture=architecture or ParagonSR2Arch(),
+        purpose="SR" if scale != 1 else "Restoration",
+        tags=[desc.variant, f"gen{desc.generation}", f"{desc.num_feat}nf"],
+        supports_half=True, supports_bfloat16=True,
+        scale=int(scale) if float(scale).is_integer() else scale,
+        input_channels=desc.in_chans, output_channels=desc.out_chans,
+        tiling=ModelTiling.SUPPORTED,
+    )
 
 
 def register() -> bool:
@@ -52,4 +57,4 @@ def register() -> bool:
     return bool(added)
 
 
-__all__ = ["ARCH_ID", "ParagonSR2", "ParagonSR2Arch", "detect_config", "register"]
+__all__ = ["ARCH_ID", "ParagonSR2", "ParagonSR2Arch", "descriptor", "detect_config", "register"]

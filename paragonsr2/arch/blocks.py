@@ -5,11 +5,20 @@ so that state dicts match key for key. All tensors are NCHW.
 """
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 NEGATIVE_SLOPE = 0.1
+CONTEXT_BRANCH_RATIO = 0.125  # share of channels in each InceptionDWConv2d conv branch
+
+# How a DynamicTransformer stores its depthwise conv: "tracked" (generations A/B: predicted while training,
+# static tracked kernel at inference), "reparam" (A0: three depthwise branches), "reparam_fused" (A0 after
+# its own fusion: one depthwise conv with bias).
+TransformerKind = Literal["tracked", "reparam", "reparam_fused"]
+TRANSFORMER_KINDS: tuple[TransformerKind, ...] = get_args(TransformerKind)
 
 
 class ResidualBlock(nn.Module):
@@ -31,7 +40,8 @@ class InceptionDWConv2d(nn.Module):
     [B,C,H,W] -> [B,C,H,W].
     """
 
-    def __init__(self, channels: int, square: int = 3, band: int = 11, branch_ratio: float = 0.125) -> None:
+    def __init__(self, channels: int, square: int = 3, band: int = 11,
+                 branch_ratio: float = CONTEXT_BRANCH_RATIO) -> None:
         super().__init__()
         gc = int(channels * branch_ratio)
         self.dwconv_hw = nn.Conv2d(gc, gc, square, padding=square // 2, groups=gc)
@@ -106,11 +116,13 @@ class DynamicTransformer(nn.Module):
 
     TRACK_MOMENTUM = 0.05
 
-    def __init__(self, channels: int, ffn_expansion: float = 2.0, kind: str = "tracked",
+    def __init__(self, channels: int, ffn_expansion: float = 2.0, kind: TransformerKind = "tracked",
                  has_generator: bool = True) -> None:
         super().__init__()
+        if kind not in TRANSFORMER_KINDS:
+            raise ValueError(f"unknown DynamicTransformer kind {kind!r}; one of {', '.join(TRANSFORMER_KINDS)}")
         hidden = int(channels * ffn_expansion)
-        self.kind = kind
+        self.kind: TransformerKind = kind
         self.hidden = hidden
         if kind == "tracked":
             identity = torch.zeros(hidden, 1, 3, 3)
@@ -118,8 +130,6 @@ class DynamicTransformer(nn.Module):
             self.register_buffer("identity_kernel", identity)
             self.register_buffer("tracked_kernel", torch.zeros(hidden, 1, 3, 3))
             self.register_buffer("tracked_initialized", torch.tensor(False))
-        elif kind not in ("reparam", "reparam_fused"):
-            raise ValueError(f"unknown DynamicTransformer kind {kind!r}")
         self.project_in = nn.Conv2d(channels, hidden, 1)
         self.kernel_generator = KernelGenerator(hidden) if has_generator else None
         if kind == "reparam":
@@ -162,7 +172,7 @@ class DynamicTransformer(nn.Module):
 class ParagonBlockV2(nn.Module):
     """x += ls1(context(x)); x += ls2(transformer(x)). No normalisation."""
 
-    def __init__(self, channels: int, ffn_expansion: float, band: int, kind: str = "tracked",
+    def __init__(self, channels: int, ffn_expansion: float, band: int, kind: TransformerKind = "tracked",
                  has_generator: bool = True) -> None:
         super().__init__()
         self.context = InceptionDWConv2d(channels, band=band)
@@ -179,7 +189,7 @@ class ResidualGroupV2(nn.Module):
     """A sequence of ParagonBlockV2 with a skip over the group."""
 
     def __init__(self, channels: int, num_blocks: int, ffn_expansion: float, band: int,
-                 kind: str = "tracked", has_generator: bool = True) -> None:
+                 kind: TransformerKind = "tracked", has_generator: bool = True) -> None:
         super().__init__()
         self.blocks = nn.Sequential(*(ParagonBlockV2(channels, ffn_expansion, band, kind, has_generator)
                                       for _ in range(num_blocks)))

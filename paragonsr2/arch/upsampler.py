@@ -6,9 +6,13 @@ state dict; the loaded values are used, never re-derived.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..validate import InvalidValueError, check_alpha
 
 SHARPEN_TAPS = (-1.0, 0.0, 9.0, 16.0, 9.0, 0.0, -1.0)
 SHARPEN_NORM = 32.0
@@ -19,11 +23,18 @@ Scale = float | tuple[float, float]
 
 
 def scale_pair(scale: Scale) -> tuple[float, float]:
-    """(sh, sw) from a number or a pair; refuses non-positive values."""
-    sh, sw = (scale, scale) if isinstance(scale, (int, float)) else tuple(scale)
-    if not (sh > 0 and sw > 0):
-        raise ValueError(f"scale must be positive, got {scale!r}")
-    return float(sh), float(sw)
+    """(sh, sw) from a number or a pair; refuses values that are not finite and positive.
+
+    The math accepts any such scale (0.5 too); user-facing entry points also check validate.SCALE.
+    """
+    try:
+        sh, sw = (scale, scale) if isinstance(scale, (int, float)) else tuple(scale)
+        sh, sw = float(sh), float(sw)
+    except (TypeError, ValueError):
+        raise InvalidValueError(f"scale must be a positive number or a pair of them, got {scale!r}") from None
+    if not (math.isfinite(sh) and math.isfinite(sw) and sh > 0 and sw > 0):
+        raise InvalidValueError(f"scale must be a finite positive number or a pair of them, got {scale!r}")
+    return sh, sw
 
 
 def target_size(height: int, width: int, scale: Scale) -> tuple[int, int]:
@@ -56,14 +67,14 @@ class MagicKernelSharp2021Upsample(nn.Module):
 
     ``resize="round"`` (generations A/B): nearest resize to the rounded target size.
     ``resize="factor"`` (generation A0): nearest resize by the scale factor (floor size).
-    alpha is clamped to [0, 1]; 0 skips the sharpen filter.
+    alpha must lie in [0, 1] (InvalidValueError otherwise, NaN included); 0 skips the sharpen filter.
     """
 
     def __init__(self, channels: int, alpha: float = 0.5, resize: str = "round") -> None:
         super().__init__()
         self.sharpen = SeparableDWFilter(channels, SHARPEN_TAPS, SHARPEN_NORM)
         self.resample_conv = SeparableDWFilter(channels, RESAMPLE_TAPS, RESAMPLE_NORM)
-        self.alpha = float(min(max(alpha, 0.0), 1.0))
+        self.alpha = check_alpha(alpha)
         self.resize = resize
 
     def resize_nearest(self, x: torch.Tensor, scale: Scale) -> torch.Tensor:

@@ -35,6 +35,21 @@ HEAD_2025_11_14 = _table({
 
 TABLES = {"design": DESIGN, "2025-11-14": HEAD_2025_11_14}
 
+LIMIT_FACTOR = 10  # a loadable file may be up to 10x the largest known variant in every dimension
+
+
+def _limits() -> dict[str, tuple[int, int]]:
+    """Field -> (lowest, highest) value a checkpoint may declare; the lowest values keep every tensor
+    non-empty (C >= 8 gives each context branch a channel)."""
+    rows = [cfg for table in TABLES.values() for cfg in table.values()]
+    most = {f: max(getattr(cfg, f) for cfg in rows) for f in ("num_feat", "num_groups", "num_blocks", "hidden",
+                                                                "band", "hr_blocks", "in_chans", "out_chans")}
+    lowest = {"num_feat": 8, "hr_blocks": 0}
+    return {f: (lowest.get(f, 1), LIMIT_FACTOR * v) for f, v in most.items()}
+
+
+LIMITS = _limits()
+
 _SHAPE_FIELDS = ("num_feat", "num_groups", "num_blocks", "hidden", "band")
 
 

@@ -1,9 +1,16 @@
-"""load_model = read -> detect -> build -> load strictly -> repair/fuse -> describe; and save_model."""
+"""load_model in named steps: read -> detect -> validate -> resolve -> build -> load -> repair -> fuse ->
+describe; and save_model.
+
+Nothing is allocated for the network before the file's keys and shapes are checked against the detected
+configuration (checks.py), so a small crafted file cannot make the loader allocate gigabytes.
+"""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -12,154 +19,78 @@ from ..arch.network import DEFAULT_ALPHA, ParagonConfig, ParagonSR2
 from ..arch.upsampler import Scale, scale_pair
 from ..arch.variants import variant_name
 from ..description import ModelDescription
-from ..errors import CheckpointError
+from ..errors import CheckpointError, NotParagonError
 from ..fuse import DeployParagonSR2, deploy_fuse, release_fuse
-from .detect import detect_config, scale_from_filename
-from .files import read_checkpoint, unwrap_state_dict, write_safetensors
+from ..validate import InvalidValueError, check_alpha, check_scale, parse_metadata_alpha, parse_metadata_scale
+from .bundled import scale_warning
+from .checks import check_state_dict
+from .detect import Detection, detect, other_architecture, scale_from_filename
+from .files import StateDict, read_checkpoint, unwrap_state_dict, write_safetensors
+from .settings import ALPHA_KEY, SCALE_KEY, settings_tensors, split_settings
+
+log = logging.getLogger("paragonsr2")
 
 FORMAT_NAME = "paragonsr2"
 FORMAT_VERSION = "1"
 EMA_WARNING = ("EMA file: {n} block(s) hold trained tracked kernels but tracked_initialized=False (upstream's "
                "EMA bug), so upstream runs them with identity kernels. Using the trained kernels; pass "
                "strict_upstream=True to reproduce upstream's output.")
+DEFAULT_SCALE = (2.0, 2.0)  # every upstream config trains x2
+FUSE_MODES = {False: "no", None: "no", "no": "no", "release": "release", True: "deploy", "deploy": "deploy"}
 
 
-def _few(keys, n: int = 5) -> str:
-    keys = sorted(keys)
-    return ", ".join(keys[:n]) + (f" (+{len(keys) - n} more)" if len(keys) > n else "")
+@dataclass
+class Checkpoint:
+    """A file or state dict after reading: weights, this project's settings keys, metadata, names."""
+
+    weights: StateDict
+    settings: dict[str, object]  # settings.SCALE_KEY / ALPHA_KEY -> list of floats (or "unreadable")
+    metadata: Mapping[str, str]
+    name: str  # file name ("state dict" for dicts): scales are read from it
+    label: str  # how messages name the source (the full path for files)
 
 
-def _check_finite(sd: Mapping[str, torch.Tensor], source: str) -> None:
-    bad = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise CheckpointError(f"{source}: non-finite (NaN/Inf) weights in {_few(bad)}; the training run "
-                              "that wrote it diverged. Use an earlier checkpoint.")
+@dataclass
+class Settings:
+    """Scale and alpha for this load, where each came from, and what the file says it was trained for."""
+
+    scale: tuple[float, float]
+    scale_source: str
+    upsampler_alpha: float
+    alpha_source: str
+    trained_scale: tuple[float, float] | None
+    warnings: list[str] = field(default_factory=list)
 
 
-def _check_shapes(model: ParagonSR2, sd: Mapping[str, torch.Tensor], source: str) -> None:
-    expected = model.state_dict()
-    missing = set(expected) - set(sd)
-    unexpected = set(sd) - set(expected)
-    if missing or unexpected:
-        parts = [f"missing keys: {_few(missing)}" if missing else "",
-                 f"unexpected keys: {_few(unexpected)}" if unexpected else ""]
-        raise CheckpointError(f"{source}: does not match a ParagonSR2 generation {model.config.generation} "
-                              f"network ({'; '.join(p for p in parts if p)}). The file is incomplete or "
-                              "from another architecture.")
-    wrong = [f"{k} {tuple(sd[k].shape)} (expected {tuple(v.shape)})"
-             for k, v in expected.items() if tuple(sd[k].shape) != tuple(v.shape)]
-    if wrong:
-        raise CheckpointError(f"{source}: wrong tensor shapes: {_few(wrong, 3)}. The file is corrupt or "
-                              "mixes two models.")
+# -- read ---------------------------------------------------------------------------------------------------
 
-
-def repair_ema_flags(model: ParagonSR2) -> int:
-    """Sets tracked_initialized where trained kernels sit behind a False flag; returns the count."""
-    count = 0
-    for module in model.modules():
-        flag = getattr(module, "tracked_initialized", None)
-        if flag is not None and not bool(flag) and bool(module.tracked_kernel.abs().sum() > 0):
-            flag.fill_(True)
-            count += 1
-    return count
-
-
-def _meta_value(metadata: Mapping[str, str], key: str):
-    if key in metadata:
-        return json.loads(metadata[key]) if metadata[key][:1] in "[{0123456789.-" else metadata[key]
-    for value in metadata.values():  # trainers that store one JSON blob of hyperparameters
-        if isinstance(value, str) and value.startswith("{"):
-            try:
-                blob = json.loads(value)
-            except ValueError:
-                continue
-            if isinstance(blob, dict) and key in blob:
-                return blob[key]
-    return None
-
-
-def resolve_scale(scale, metadata, name) -> tuple[tuple[float, float], str]:
-    """Scale: argument > file metadata > file name > 2."""
-    if scale is not None:
-        return scale_pair(scale), "argument"
-    meta = _meta_value(metadata, "scale")
-    if meta is not None:
-        return scale_pair(meta), "metadata"
-    from_name = scale_from_filename(name) if name else None
-    if from_name is not None:
-        return scale_pair(from_name), "file name"
-    return (2.0, 2.0), "default"
-
-
-def resolve_alpha(alpha, metadata, generation) -> tuple[float, str]:
-    """Alpha: argument > metadata > generation default (A 1.0, B 0.5)."""
-    if alpha is not None:
-        return float(alpha), "argument"
-    meta = _meta_value(metadata, "upsampler_alpha")
-    if meta is not None:
-        return float(meta), "metadata"
-    return DEFAULT_ALPHA[generation], "generation default"
-
-
-def load_model(source, *, scale: Scale | None = None, upsampler_alpha: float | None = None,
-               strict_upstream: bool = False, fuse: bool | str = False, device=None, dtype=None):
-    """Loads a ParagonSR2 checkpoint of any generation and variant.
-
-    source: a path (.safetensors/.pth/.pt/.ckpt) or a state dict (wrappers and prefixes allowed).
-    fuse: False, "release" (drop the kernel generator) or True/"deploy" (fold for speed).
-    Returns an eval-mode module: [B,3,H,W] float in [0,1] -> raw [B,3,round(H*sh),round(W*sw)];
-    its ``.description`` is a :class:`ModelDescription`.
-    """
+def read_source(source) -> Checkpoint:
+    """A path (.safetensors/.pth/.pt/.ckpt) or a state dict (wrappers and prefixes allowed) -> Checkpoint."""
     if isinstance(source, (str, os.PathLike)):
-        name = Path(source).name
-        sd, metadata = read_checkpoint(source)
+        state_dict, metadata = read_checkpoint(source)
+        name, label = Path(source).name, str(source)
     elif isinstance(source, Mapping):
-        name, metadata = "state dict", {}
-        sd = unwrap_state_dict(source)
+        state_dict, metadata = unwrap_state_dict(source), {}
+        name = label = "state dict"
     else:
         raise TypeError(f"load_model takes a file path or a state dict, not {type(source).__name__}")
-    label = str(source) if isinstance(source, (str, os.PathLike)) else name
+    weights, settings = split_settings(state_dict)
+    return Checkpoint(weights, settings, metadata, name, label)
+
+
+# -- detect -------------------------------------------------------------------------------------------------
+
+def detect_architecture(ckpt: Checkpoint) -> Detection:
+    """Generation and hyperparameters from key names and shapes; NotParagonError names the source and,
+    for networks this loader does not recognise, what spandrel sees in it."""
+    shapes = {k: tuple(v.shape) for k, v in ckpt.weights.items()}
     try:
-        config = detect_config({k: tuple(v.shape) for k, v in sd.items()})
-    except CheckpointError as e:
-        hint = _spandrel_hint(sd) if "looks like" not in str(e) else None
-        raise type(e)(f"{label}: {e}" + (f"; spandrel recognises it as {hint}: load it with ComfyUI's "
-                                         "'Load Upscale Model' or chaiNNer" if hint else "")) from None
-    _check_finite(sd, label)
-
-    scale_value, scale_source = resolve_scale(scale, metadata, name)
-    alpha, alpha_source = resolve_alpha(upsampler_alpha, metadata, config.generation)
-    model = ParagonSR2(config, scale_value, alpha)
-    _check_shapes(model, sd, label)
-    model.load_state_dict(sd, strict=True)
-    params = sum(p.numel() for p in model.parameters())
-
-    warnings: list[str] = []
-    repaired = 0 if strict_upstream else repair_ema_flags(model)
-    if repaired:
-        warnings.append(EMA_WARNING.format(n=repaired))
-    fused = "release" if not config.has_generator and config.generation != "A0" else "no"
-    if config.a0_fused:
-        fused = "release"
-    if fuse in (True, "deploy"):
-        model = deploy_fuse(model)
-        fused = "deploy"
-    elif fuse == "release":
-        model = release_fuse(model)
-        fused = "release"
-    elif fuse not in (False, None, "no"):
-        raise ValueError(f"fuse must be False, 'release' or 'deploy', got {fuse!r}")
-    model.eval()
-    if device is not None or dtype is not None:
-        model.to(device=device, dtype=dtype)
-    model.description = ModelDescription(
-        source=name, generation=config.generation, variant=_variant(config, metadata),
-        num_feat=config.num_feat, num_groups=config.num_groups, num_blocks=config.num_blocks,
-        ffn_expansion=config.ffn_expansion, band=config.band, hr_blocks=config.hr_blocks,
-        in_chans=config.in_chans, out_chans=config.out_chans, params=params, fused=fused,
-        scale=scale_value, scale_source=scale_source, upsampler_alpha=alpha, alpha_source=alpha_source,
-        ema_repaired_blocks=repaired, warnings=warnings)
-    return model
+        return detect(shapes)
+    except NotParagonError as e:
+        hint = None if other_architecture(shapes) else _spandrel_hint(ckpt.weights)
+        where = (f"; spandrel recognises it as {hint}: load it with ComfyUI's 'Load Upscale Model' or chaiNNer"
+                 if hint else "")
+        raise NotParagonError(f"{ckpt.label}: {e}{where}") from None
 
 
 def _spandrel_hint(sd: Mapping[str, torch.Tensor]) -> str | None:
@@ -177,10 +108,192 @@ def _spandrel_hint(sd: Mapping[str, torch.Tensor]) -> str | None:
     return None
 
 
+# -- resolve scale and alpha --------------------------------------------------------------------------------
+
+def _metadata_raw(metadata: Mapping[str, str], key: str):
+    """A metadata value as stored (text), or from a JSON blob of hyperparameters some trainers write."""
+    if key in metadata:
+        return metadata[key]
+    for value in metadata.values():
+        if isinstance(value, str) and value.startswith("{"):
+            try:
+                blob = json.loads(value)
+            except ValueError:
+                continue
+            if isinstance(blob, dict) and key in blob:
+                return blob[key]
+    return None
+
+
+def _stored_scale(ckpt: Checkpoint, warnings: list[str]) -> tuple[tuple[float, float], str] | None:
+    """The scale the file records (metadata > settings key > file name), unusable values warned and skipped."""
+    raw = _metadata_raw(ckpt.metadata, "scale")
+    if raw is not None:
+        value, problem = parse_metadata_scale(raw)
+        if value is not None:
+            return scale_pair(value), "metadata"
+        warnings.append(problem)
+    if SCALE_KEY in ckpt.settings:
+        try:
+            return scale_pair(check_scale(ckpt.settings[SCALE_KEY], f"state-dict key {SCALE_KEY}")), "state dict"
+        except InvalidValueError as e:
+            warnings.append(f"{e}; ignored")
+    from_name = scale_from_filename(ckpt.name) if ckpt.name != "state dict" else None
+    if from_name is not None:
+        try:
+            return scale_pair(check_scale(from_name, f"file-name scale of {ckpt.name}")), "file name"
+        except InvalidValueError as e:
+            warnings.append(f"{e}; ignored")
+    return None
+
+
+def _stored_alpha(ckpt: Checkpoint, warnings: list[str]) -> tuple[float, str] | None:
+    """The alpha the file records (metadata > settings key), unusable values warned and skipped."""
+    raw = _metadata_raw(ckpt.metadata, "upsampler_alpha")
+    if raw is not None:
+        value, problem = parse_metadata_alpha(raw)
+        if value is not None:
+            return value, "metadata"
+        warnings.append(problem)
+    if ALPHA_KEY in ckpt.settings:
+        stored = ckpt.settings[ALPHA_KEY]
+        try:
+            if not isinstance(stored, list) or len(stored) != 1:
+                raise InvalidValueError(f"state-dict key {ALPHA_KEY} must hold one number, got {stored!r}")
+            return check_alpha(stored[0], f"state-dict key {ALPHA_KEY}"), "state dict"
+        except InvalidValueError as e:
+            warnings.append(f"{e}; ignored")
+    return None
+
+
+def resolve_settings(ckpt: Checkpoint, config: ParagonConfig, scale: Scale | None,
+                     upsampler_alpha: float | None) -> Settings:
+    """Scale: argument > metadata > state-dict key > file name > 2 (logged). Alpha: argument > metadata >
+    state-dict key > the generation's default. Arguments are checked (InvalidValueError); stored values that
+    are unusable are ignored with a warning in the description."""
+    warnings: list[str] = []
+    stored_scale = _stored_scale(ckpt, warnings)
+    stored_alpha = _stored_alpha(ckpt, warnings)
+    trained = stored_scale[0] if stored_scale else None
+    if scale is not None:
+        scale_value, scale_source = scale_pair(check_scale(scale)), "argument"
+    elif stored_scale is not None:
+        scale_value, scale_source = stored_scale
+    else:
+        scale_value, scale_source = DEFAULT_SCALE, "default"
+        log.warning("%s: its scale is stored nowhere (no metadata, no %s key, no 2x/x2 in the file name); "
+                    "assuming 2x. Set it with the 'Load ParagonSR2 Model' node's scale, load_model(scale=N), "
+                    "or write it into the file: python -m paragonsr2 convert IN OUT --scale N",
+                    ckpt.label, SCALE_KEY)
+    if upsampler_alpha is not None:
+        alpha, alpha_source = check_alpha(upsampler_alpha), "argument"
+    elif stored_alpha is not None:
+        alpha, alpha_source = stored_alpha
+    else:
+        alpha, alpha_source = DEFAULT_ALPHA[config.generation], "generation default"
+    return Settings(scale_value, scale_source, alpha, alpha_source, trained, warnings)
+
+
+# -- build, load, repair, fuse ------------------------------------------------------------------------------
+
+def build_network(config: ParagonConfig, settings: Settings) -> ParagonSR2:
+    """The network for a checked configuration (weights still at their initial values)."""
+    return ParagonSR2(config, settings.scale, settings.upsampler_alpha)
+
+
+def load_weights(model: ParagonSR2, weights: StateDict) -> ParagonSR2:
+    """Copies checked weights into the network (strict: keys and shapes were checked before building)."""
+    model.load_state_dict(weights, strict=True)
+    return model
+
+
+def repair_ema_flags(model: ParagonSR2) -> int:
+    """Sets tracked_initialized where trained kernels sit behind a False flag; returns the count."""
+    count = 0
+    for module in model.modules():
+        flag = getattr(module, "tracked_initialized", None)
+        if flag is not None and not bool(flag) and bool(module.tracked_kernel.abs().sum() > 0):
+            flag.fill_(True)
+            count += 1
+    return count
+
+
+def _stored_fusion(config: ParagonConfig) -> str:
+    """"release" when the file was saved release-fused (no kernel generator; A0: merged branches)."""
+    if config.a0_fused or (not config.has_generator and config.generation != "A0"):
+        return "release"
+    return "no"
+
+
+def fuse_mode(fuse: bool | str | None) -> str:
+    """"no", "release" or "deploy" from load_model's ``fuse`` argument."""
+    if isinstance(fuse, (bool, str, type(None))) and fuse in FUSE_MODES:
+        return FUSE_MODES[fuse]
+    raise ValueError(f"fuse must be False, 'release' or 'deploy', got {fuse!r}")
+
+
+def apply_fusion(model: ParagonSR2, mode: str) -> tuple[ParagonSR2 | DeployParagonSR2, str]:
+    """(model, fusion state) after the requested fusion."""
+    if mode == "deploy":
+        return deploy_fuse(model), "deploy"
+    if mode == "release":
+        return release_fuse(model), "release"
+    return model, _stored_fusion(model.config)
+
+
+# -- describe -----------------------------------------------------------------------------------------------
+
+def describe(ckpt: Checkpoint, config: ParagonConfig, settings: Settings, params: int, fused: str,
+             repaired: int) -> ModelDescription:
+    """The description with every warning: unusable stored values, EMA repair, scale above the trained one."""
+    warnings = list(settings.warnings) + ([EMA_WARNING.format(n=repaired)] if repaired else [])
+    desc = ModelDescription(
+        source=ckpt.name, generation=config.generation, variant=_variant(config, ckpt.metadata),
+        num_feat=config.num_feat, num_groups=config.num_groups, num_blocks=config.num_blocks,
+        ffn_expansion=config.ffn_expansion, band=config.band, hr_blocks=config.hr_blocks,
+        in_chans=config.in_chans, out_chans=config.out_chans, params=params, fused=fused,
+        scale=settings.scale, scale_source=settings.scale_source, upsampler_alpha=settings.upsampler_alpha,
+        alpha_source=settings.alpha_source, ema_repaired_blocks=repaired, warnings=warnings,
+        trained_scale=settings.trained_scale)
+    above_trained = scale_warning(desc)
+    if above_trained:
+        desc.warnings.append(above_trained)
+    return desc
+
+
 def _variant(config: ParagonConfig, metadata: Mapping[str, str]) -> str:
     name = variant_name(config)
-    return name if name != "custom" else str(metadata.get("variant", "custom"))
+    return name if name != "custom" else str(metadata.get("variant", "custom"))[:64]
 
+
+def load_model(source, *, scale: Scale | None = None, upsampler_alpha: float | None = None,
+               strict_upstream: bool = False, fuse: bool | str = False, device=None, dtype=None):
+    """Loads a ParagonSR2 checkpoint of any generation and variant.
+
+    source: a path (.safetensors/.pth/.pt/.ckpt) or a state dict (wrappers and prefixes allowed).
+    scale: a number or (sh, sw) in validate.SCALE; upsampler_alpha in [0, 1] (InvalidValueError otherwise).
+    fuse: False, "release" (drop the kernel generator) or True/"deploy" (fold for speed).
+    Returns an eval-mode module: [B,3,H,W] float in [0,1] -> raw [B,3,round(H*sh),round(W*sw)];
+    its ``.description`` is a :class:`ModelDescription`.
+    """
+    mode = fuse_mode(fuse)
+    ckpt = read_source(source)
+    detection = detect_architecture(ckpt)
+    check_state_dict(ckpt.weights, detection, ckpt.label)
+    config = detection.config
+    settings = resolve_settings(ckpt, config, scale, upsampler_alpha)
+    model = load_weights(build_network(config, settings), ckpt.weights)
+    params = sum(p.numel() for p in model.parameters())
+    repaired = 0 if strict_upstream else repair_ema_flags(model)
+    model, fused = apply_fusion(model, mode)
+    model.eval()
+    if device is not None or dtype is not None:
+        model.to(device=device, dtype=dtype)
+    model.description = describe(ckpt, config, settings, params, fused, repaired)
+    return model
+
+
+# -- save ---------------------------------------------------------------------------------------------------
 
 def model_metadata(model: ParagonSR2 | DeployParagonSR2) -> dict[str, str]:
     """This project's safetensors metadata for a model."""
@@ -197,8 +310,14 @@ def model_metadata(model: ParagonSR2 | DeployParagonSR2) -> dict[str, str]:
     }
 
 
-def save_model(model: ParagonSR2, path, extra_metadata: Mapping[str, str] | None = None) -> Path:
-    """Writes upstream-layout flat keys to .safetensors with this project's metadata, atomically."""
+def save_model(model: ParagonSR2, path, extra_metadata: Mapping[str, str] | None = None, *,
+               upstream: bool = False) -> Path:
+    """Writes upstream-layout flat keys to .safetensors with this project's metadata, atomically.
+
+    The file also holds the model's scale and alpha as ``paragonsr2_*`` keys (settings.py) so that loaders
+    that see only the state dict (ComfyUI's core loader, spandrel) use the right scale; ``upstream=True``
+    leaves them out: exactly upstream's keys, for upstream code's strict load.
+    """
     if isinstance(model, DeployParagonSR2):
         raise CheckpointError("a deploy-fused model has no upstream layout; save the model loaded with "
                               "fuse=False or fuse='release' instead (deploy fusion is redone at load).")
@@ -207,4 +326,7 @@ def save_model(model: ParagonSR2, path, extra_metadata: Mapping[str, str] | None
         raise CheckpointError(f"{path}: save as .safetensors (this project never writes pickles).")
     metadata = model_metadata(model)
     metadata.update(extra_metadata or {})
-    return write_safetensors(path, model.state_dict(), metadata)
+    tensors = dict(model.state_dict())
+    if not upstream:
+        tensors.update(settings_tensors(model.scale, model.upsampler_alpha))
+    return write_safetensors(path, tensors, metadata)
