@@ -1,58 +1,198 @@
-"""Image files <-> float tensors [1,C,H,W] in [0,1] (C = 1, 3 or 4), via Pillow and numpy."""
+"""Image files <-> float tensors [1,C,H,W] in [0,1] (C = 1, 3 or 4), via Pillow and numpy.
+
+Sizes are checked from the header before anything is decoded (``max_pixels``). Gray stays gray (gray+alpha
+is read as RGBA with equal RGB and written back as LA), 16-bit PNG/TIFF are read and written at 16 bits
+(16-bit colour PNGs are decoded by torchvision, which Pillow cannot do).
+"""
 from __future__ import annotations
 
+import logging
 import os
+import re
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .checkpoint.files import atomic_write
 from .errors import ParagonError
+from .validate import DEFAULT_MAX_PIXELS
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
                  ".tif": "TIFF", ".tiff": "TIFF"}
+log = logging.getLogger("paragonsr2")
 
 
-def read_image(path: str | os.PathLike) -> torch.Tensor:
-    """[1,C,H,W] float32 in [0,1]; keeps alpha (C=4) and grayscale (C=1); 16-bit PNGs keep precision.
+class ImageTooLargeError(ParagonError):
+    """An input image over the pixel limit (checked from its header, before decoding)."""
 
-    Animated files give their first frame.
-    """
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a file holds. bits: per channel (8 or 16); gray: L/LA/16-bit gray; alpha: has transparency."""
+
+    width: int
+    height: int
+    bits: int
+    gray: bool
+    alpha: bool
+
+
+def _bits(im) -> int:
+    args = im.tile[0].args if im.tile else ""  # the decoder's raw mode: "RGB;16B" (PNG), ("RGB;16N", ...) (TIFF)
+    rawmode = args if isinstance(args, str) else str(args[0]) if isinstance(args, tuple) and args else ""
+    return 16 if im.mode.startswith("I") or ";16" in rawmode else 8
+
+
+def _check_size(path, width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{path}: {width}x{height} = {width * height / 1e6:.1f} MP is over the limit of "
+            f"{max_pixels / 1e6:g} MP; raise it with --max-pixels (0 = no limit) or max_pixels=")
+
+
+def _open(path, max_pixels: int | None):
+    """Pillow image opened lazily (header only), size checked. Caller closes it."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im.seek(0)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im, dtype=np.float32) / 65535.0  # 16-bit grayscale
-                arr = np.clip(arr, 0.0, 1.0)[..., None]
-            else:
-                mode = {"1": "L", "L": "L", "LA": "RGBA", "P": "RGBA" if "transparency" in im.info else "RGB",
-                        "RGBA": "RGBA", "PA": "RGBA"}.get(im.mode, "RGB")
-                arr = np.asarray(im.convert(mode), dtype=np.float32) / 255.0
-                if arr.ndim == 2:
-                    arr = arr[..., None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides
+            im = Image.open(path)
+    except Image.DecompressionBombError as e:  # over Pillow's own (process-wide) limit, which we leave alone
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(pixels.group(1)) / 1e6:.1f} MP" if pixels else "the image"
+        raise ImageTooLargeError(f"{path}: {size} is over Pillow's limit Image.MAX_IMAGE_PIXELS = "
+                                 f"{Image.MAX_IMAGE_PIXELS / 1e6:.1f} MP (x2); the CLI's --max-pixels replaces it"
+                                 ) from None
+    except FileNotFoundError:
+        raise ParagonError(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ParagonError(f"{path}: cannot read the image ({e}).") from None
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0)
+    try:
+        _check_size(path, im.width, im.height, max_pixels)
+    except ImageTooLargeError:
+        im.close()
+        raise
+    return im
 
 
-def write_image(path: str | os.PathLike, image: torch.Tensor, quality: int = 95) -> Path:
-    """Writes [1,C,H,W] or [C,H,W] in [0,1] by the file extension (PNG/JPEG/WebP/...), atomically."""
-    from PIL import Image
+def probe_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """ImageInfo from the header only; raises ImageTooLargeError over ``max_pixels`` (None: no limit)."""
+    with _open(path, max_pixels) as im:
+        return _info(im)
+
+
+def _info(im) -> ImageInfo:
+    alpha = im.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in im.info
+    return ImageInfo(im.width, im.height, _bits(im), im.mode in ("1", "L", "LA", "La") or im.mode.startswith("I"),
+                     alpha)
+
+
+def _read_png16(path) -> np.ndarray | None:
+    """[H,W,C] uint16 of a 16-bit PNG (any channel count) via torchvision, or None without it."""
+    try:
+        from torchvision.io import ImageReadMode, decode_png, read_file
+    except ImportError:
+        return None
+    return decode_png(read_file(str(path)), ImageReadMode.UNCHANGED).permute(1, 2, 0).numpy()
+
+
+def _decode(im, path, info: ImageInfo) -> np.ndarray:
+    """[H,W,C] float32 in [0,1] with C = 1 (gray), 3 or 4 (gray+alpha becomes RGBA with equal RGB)."""
+    if im.mode.startswith("I"):  # 16-bit (or 32-bit int) gray
+        return np.clip(np.asarray(im, dtype=np.float32) / 65535.0, 0.0, 1.0)[..., None]
+    if info.bits == 16 and im.format == "PNG" and (arr16 := _read_png16(path)) is not None:
+        arr = arr16.astype(np.float32) / 65535.0
+    else:
+        if info.bits == 16:
+            log.warning("%s: 16-bit %s read with 8 bits (Pillow cannot decode it at 16 bits)", path, im.mode)
+        gray = im.mode in ("1", "L", "LA", "La")
+        mode = ("LA" if info.alpha else "L") if gray else ("RGBA" if info.alpha else "RGB")
+        arr = np.asarray(im.convert(mode), dtype=np.float32) / 255.0
+        if arr.ndim == 2:
+            arr = arr[..., None]
+    if arr.shape[2] == 2:  # gray + alpha: the engine runs RGB(A); written back as LA (ImageInfo.gray)
+        arr = np.concatenate([arr[..., :1].repeat(3, axis=2), arr[..., 1:]], axis=2)
+    return arr
+
+
+def open_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS):
+    """(tensor [1,C,H,W] float32 in [0,1], ImageInfo). C = 1 (gray), 3, or 4 (alpha; gray+alpha as equal RGB).
+
+    Animated files give their first frame. Raises ImageTooLargeError over ``max_pixels`` (checked from the
+    header, before decoding; None = no limit) and ParagonError for unreadable files.
+    """
+    import torch
+
+    with _open(path, max_pixels) as im:
+        info = _info(im)
+        try:
+            im.seek(0)
+            arr = _decode(im, path, info)
+        except (OSError, ValueError, SyntaxError, RuntimeError) as e:
+            raise ParagonError(f"{path}: cannot read the image ({e}).") from None
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0), info
+
+
+def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS):
+    """[1,C,H,W] float32 in [0,1]; see :func:`open_image`."""
+    return open_image(path, max_pixels)[0]
+
+
+def _png16_bytes(arr: np.ndarray) -> bytes:
+    """A 16-bit PNG of [H,W,C] uint16 (C = 1..4), rows 'Up'-filtered (Pillow writes 16 bits only for gray)."""
+    h, w, c = arr.shape
+    rows = arr.astype(">u2").reshape(h, w * c).view(np.uint8)
+    up = rows.copy()
+    up[1:] -= rows[:-1]  # uint8 arithmetic wraps modulo 256, as the PNG 'Up' filter wants
+    raw = np.concatenate([np.full((h, 1), 2, np.uint8), up], axis=1).tobytes()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
+def write_image(path: str | os.PathLike, image, quality: int = 95, *, bits: int = 8, gray: bool = False) -> Path:
+    """Writes [1,C,H,W] or [C,H,W] in [0,1] by the file extension (PNG/JPEG/WebP/TIFF/BMP), atomically.
+
+    bits=16 keeps 16 bits per channel in PNG (and gray TIFF); gray=True writes RGB(A) as L(A) (the mean of
+    RGB). JPEG has no alpha: it is dropped with a warning.
+    """
+    from .checkpoint.files import atomic_write
 
     path = Path(path)
     fmt = WRITE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ParagonError(f"{path}: unknown output format {path.suffix!r}; use .png, .jpg or .webp.")
+        raise ParagonError(f"{path}: unknown output format {path.suffix!r}; use .png, .jpg, .webp or .tif.")
     t = image[0] if image.dim() == 4 else image
-    arr = (t.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-    if arr.shape[2] == 1:
-        arr = arr[..., 0]
-    im = Image.fromarray(arr)
-    if fmt == "JPEG" and im.mode == "RGBA":
-        im = im.convert("RGB")  # JPEG has no alpha
+    arr = t.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    if gray and arr.shape[2] in (3, 4):
+        arr = np.concatenate([arr[..., :3].mean(axis=2, keepdims=True), arr[..., 3:]], axis=2)
+    if fmt == "JPEG" and arr.shape[2] in (2, 4):
+        log.warning("%s: JPEG has no alpha channel; the transparency was dropped (use .png or .webp to keep it)",
+                    path)
+        arr = arr[..., :-1]
+    if fmt == "WEBP" and arr.shape[2] in (1, 2):  # WebP stores colour only
+        arr = np.concatenate([arr[..., :1].repeat(3, axis=2), arr[..., 1:]], axis=2)
+    if bits == 16 and fmt == "PNG" and arr.shape[2] > 1:
+        data = _png16_bytes((arr * 65535.0 + 0.5).astype(np.uint16))
+        return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    if bits == 16 and fmt in ("PNG", "TIFF") and arr.shape[2] == 1:
+        from PIL import Image
+
+        im = Image.fromarray((arr[..., 0] * 65535.0 + 0.5).astype(np.uint16))
+    else:
+        if bits == 16 and fmt == "TIFF":
+            log.warning("%s: Pillow writes colour TIFF with 8 bits only; use .png to keep 16 bits", path)
+        from PIL import Image
+
+        u8 = (arr * 255.0 + 0.5).astype(np.uint8)
+        im = Image.fromarray(u8[..., 0] if u8.shape[2] == 1 else u8)
     kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **kwargs))

@@ -165,3 +165,15 @@ def parse_metadata_alpha(value) -> tuple[float | None, str | None]:
         return check_alpha(decoded, "metadata upsampler_alpha"), None
     except InvalidValueError as e:
         return None, f"{e}; ignored"
+
+
+# Choices offered to users, torch-free so that `--help` lists them without importing torch. The engine, export
+# and arch modules are the users of these lists (tests/test_validate.py checks that they agree).
+BACKENDS = ("pytorch", "onnxruntime", "tensorrt")
+RUN_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+EXPORT_FORMATS = ("onnx", "tensorrt")
+EXPORT_PRECISIONS = ("fp32", "fp16", "int8")
+BORDER_MODES = ("replicate", "reflect", "zeros")  # "zeros": the network's own padding, exact to upstream
+DEFAULT_BORDER = "replicate"
+CALIB_COUNT = Range(1, 4096, integer=True)  # INT8 calibration images read
+CALIB_SIZE = Range(32, 4096, integer=True)  # px, side of each calibration crop

@@ -1,78 +1,235 @@
-"""CLI: info/convert/upscale behaviour and exit codes."""
+"""CLI: grammar of inputs/outputs, exit codes, messages without tracebacks, fast --help. Uses the bundled
+default models, so it runs on a fresh clone (no ../shared needed)."""
 import json
+import os
+import struct
+import subprocess
 import sys
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from paragonsr2.cli import main
+from paragonsr2.cli.commands import DEFAULT_MODEL, MODELS
+
+ROOT = Path(__file__).resolve().parents[1]
+X4_MODEL = MODELS / "4x_ParagonSR2_nano_default.safetensors"
 
 
 def _png(path, size=(20, 14), mode="RGB"):
-    arr = (np.random.default_rng(0).random((size[1], size[0], len(mode))) * 255).astype(np.uint8)
-    Image.fromarray(arr[..., 0] if mode == "L" else arr, mode).save(path)
+    channels = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}[mode]
+    arr = (np.random.default_rng(0).random((size[1], size[0], channels)) * 255).astype(np.uint8)
+    Image.fromarray(arr[..., 0] if channels == 1 else arr, mode).save(path)
     return path
 
 
-def test_info_table_and_json(real_path, capsys):
-    assert main(["info", str(real_path)]) == 0
-    assert "generation A" in capsys.readouterr().out
-    assert main(["info", str(real_path), "--json", "--scale", "3"]) == 0
-    d = json.loads(capsys.readouterr().out)
+def _png_header_only(path, width, height):
+    """A few-KB PNG whose header claims width x height (a decompression bomb as far as any reader can tell)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = zlib.compress(b"\x00" * (width * 3 + 1) * 8)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    return path
+
+
+def _files(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file())
+
+
+def test_info_table_and_json(capsys):
+    assert main(["info", str(DEFAULT_MODEL)]) == 0
+    assert "ParagonSR2 generation" in capsys.readouterr().out
+    assert main(["info", str(DEFAULT_MODEL), "--json", "--scale", "3"]) == 0
+    out, err = capsys.readouterr()
+    d = json.loads(out)
     assert d["scale"] == [3.0, 3.0] and d["scale_source"] == "argument"
+    assert "trained for 2x" in err and X4_MODEL.name not in err  # no bundled x3 model to recommend
 
 
-def test_info_refusal_exit_code(tmp_path, capsys):
-    bad = tmp_path / "x.safetensors"
-    bad.write_bytes(b"garbage")
+@pytest.mark.parametrize("content", [b"garbage", b"\x80\x02}q\x00.", b"PK\x03\x04" + bytes(40), b""])
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors", ".ckpt"])
+def test_junk_model_file_is_a_clear_error(tmp_path, capsys, content, suffix):
+    bad = tmp_path / f"x{suffix}"
+    bad.write_bytes(content)
     assert main(["info", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "x.safetensors" in err and "Traceback" not in err
+    assert f"x{suffix}" in err and "Traceback" not in err and err.count("\n") == 1
 
 
-def test_convert_roundtrip(real_ema_path, tmp_path):
+def test_missing_model_and_folder_as_model(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "none.pth")]) == 2
+    assert main(["upscale", str(_png(tmp_path / "a.png")), "-o", str(tmp_path / "b.png"), "--model",
+                 str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "none.pth: no such file" in err and "folder" in err and not (tmp_path / "b.png").exists()
+
+
+def test_convert_roundtrip(tmp_path):
     out = tmp_path / "conv.safetensors"
-    assert main(["convert", str(real_ema_path), str(out), "--fuse"]) == 0
-    assert main(["convert", str(real_ema_path), str(out)]) == 2  # exists
+    assert main(["convert", str(DEFAULT_MODEL), str(out), "--fuse"]) == 0
+    assert main(["convert", str(DEFAULT_MODEL), str(out)]) == 2  # exists
     assert main(["info", str(out)]) == 0
 
 
-def test_upscale_files_folders_alpha_and_failures(real_path, tmp_path, capsys):
+@pytest.mark.parametrize("argv, option", [
+    (["--tile", "8"], "--tile"), (["--tile", "nan"], "--tile"), (["--tile", "-5"], "--tile"),
+    (["--scale", "nan"], "--scale"), (["--scale", "inf"], "--scale"), (["--scale", "0"], "--scale"),
+    (["--scale", "1000"], "--scale"), (["--scale", "2xnan"], "--scale"), (["--alpha", "2"], "--alpha"),
+    (["--alpha", "-1"], "--alpha"), (["--alpha", "nan"], "--alpha"), (["--max-pixels", "-1"], "--max-pixels"),
+    (["--backend", "cuda"], "--backend"), (["--border", "wrap"], "--border"),
+])
+def test_bad_arguments_exit_2_once_naming_the_option(tmp_path, capsys, argv, option):
+    src = tmp_path / "in"
+    src.mkdir()
+    _png(src / "a.png")
+    _png(src / "b.png")
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}:" in err and err.count("error:") == 1 and "_arg" not in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_export_int8_needs_calib_dir(capsys):
+    assert main(["export", str(DEFAULT_MODEL), "--precision", "int8"]) == 2
+    assert "--calib DIR" in capsys.readouterr().err
+
+
+def test_output_file_written_once_and_never_read_back(tmp_path, capsys, monkeypatch):
+    """README's command run twice writes one file; the two-path form never takes an existing OUT as input."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    src = _png(tmp_path / "sample.png")
+    for _ in range(2):
+        main(["upscale", str(src), "-o", "sample_x2.png"])
+    assert _files(work) == ["sample_x2.png"] and _files(tmp_path) == ["sample.png", "work/sample_x2.png"]
+    assert "exists (pass --overwrite" in capsys.readouterr().err
+    # two-path form: OUT is new -> written; OUT exists -> refused (exit 2), never upscaled as a second input
+    assert main(["upscale", str(src), "b.png"]) == 0
+    assert main(["upscale", str(src), "b.png"]) == 2
+    assert "b.png exists" in capsys.readouterr().err and _files(work) == ["b.png", "sample_x2.png"]
+    before = Image.open(work / "b.png").size
+    assert main(["upscale", str(src), "b.png", "--overwrite", "--scale", "3"]) == 0
+    assert Image.open(work / "b.png").size == (60, 42) != before and _files(work) == ["b.png", "sample_x2.png"]
+
+
+def test_default_output_is_the_working_directory(tmp_path, monkeypatch):
+    """Without -o nothing is written beside the inputs; earlier results are not picked up again."""
+    photos, work = tmp_path / "photos", tmp_path / "work"
+    photos.mkdir()
+    work.mkdir()
+    _png(photos / "a.png")
+    _png(photos / "b.png", mode="RGBA")
+    monkeypatch.chdir(work)
+    assert main(["upscale", str(photos)]) == 0
+    assert _files(photos) == ["a.png", "b.png"] and _files(work) == ["a_paragonsr2.png", "b_paragonsr2.png"]
+    monkeypatch.chdir(photos)  # results land beside the inputs only when asked (here: the working directory)
+    assert main(["upscale", "."]) == 0
+    assert main(["upscale", "."]) == 1  # second run: results exist; they are not inputs
+    assert _files(photos) == ["a.png", "a_paragonsr2.png", "b.png", "b_paragonsr2.png"]
+
+
+def test_batch_goes_on_after_bad_and_huge_inputs(tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()
     _png(src / "a.png")
     _png(src / "b.png", mode="RGBA")
     _png(src / "g.png", mode="L")
     (src / "broken.png").write_bytes(b"not an image")
+    bomb = _png_header_only(src / "bomb.png", 20000, 12000)
+    assert bomb.stat().st_size < 30_000
     out = tmp_path / "out"
-    code = main(["upscale", str(src), "-o", str(out), "--model", str(real_path), "--tile", "32"])
-    assert code == 1  # the broken file is reported, the rest are written
-    assert "broken.png" in capsys.readouterr().err
+    code = main(["upscale", str(src), "-o", str(out), "--tile", "32"])
+    err = capsys.readouterr().err
+    assert code == 1  # the broken file and the bomb are reported, the rest are written
+    assert "broken.png" in err and "bomb.png: 20000x12000 = 240.0 MP" in err and "--max-pixels" in err
+    assert "Traceback" not in err and "3 written, 2 failed" in err
+    assert _files(out) == ["a.png", "b.png", "g.png"]
     assert Image.open(out / "a.png").size == (40, 28)
-    assert Image.open(out / "b.png").mode == "RGBA"
-    assert Image.open(out / "g.png").mode == "L"
-    # never overwrites without --overwrite, inputs included
-    assert main(["upscale", str(src / "a.png"), str(src / "a.png"), "--model", str(real_path)]) == 1
-    assert Image.open(src / "a.png").size == (20, 14)
-    # glob + jpg/webp by extension
-    assert main(["upscale", str(src / "a.png"), str(tmp_path / "a.webp"), "--model", str(real_path)]) == 0
+    assert Image.open(out / "b.png").mode == "RGBA" and Image.open(out / "g.png").mode == "L"
+    # the limit is the user's to set
+    assert main(["upscale", str(src / "a.png"), "-o", str(tmp_path / "small.png"), "--max-pixels", "100"]) == 1
+    assert "20x14 = 0.0 MP is over the limit of 0.0001 MP" in capsys.readouterr().err
+
+
+def test_outputs_never_replace_inputs_without_overwrite(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    _png(src / "a.png")
+    _png(src / "b.png")
+    assert main(["upscale", str(src / "a.png"), "-o", str(src / "a.png")]) == 1
+    assert main(["upscale", str(src), "-o", str(src)]) == 1
+    assert Image.open(src / "a.png").size == (20, 14) and _files(src) == ["a.png", "b.png"]
+    # jpg/webp by extension; --format for folders; two inputs with one output name: the second is refused
+    assert main(["upscale", str(src / "a.png"), str(tmp_path / "a.webp")]) == 0
     assert Image.open(tmp_path / "a.webp").format == "WEBP"
-    assert main(["upscale", str(src / "[ab].png"), "-o", str(tmp_path / "g"), "--format", "jpg",
-                 "--model", str(real_path)]) == 0
-    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["a.jpg", "b.jpg"]
+    Image.open(src / "a.png").convert("RGB").save(src / "a.jpg")
+    assert main(["upscale", str(src / "[ab].*"), "-o", str(tmp_path / "g"), "--format", "jpg"]) == 1
+    assert _files(tmp_path / "g") == ["a.jpg", "b.jpg"] and "also the output of" in capsys.readouterr().err
+    assert main(["upscale", str(src / "a.png"), str(src / "b.png"), "-o", str(tmp_path / "one.png")]) == 2
+    assert "-o FOLDER" in capsys.readouterr().err
+    assert main(["upscale", str(tmp_path / "nothing*.png"), "-o", str(tmp_path / "x")]) == 2
 
 
-def test_export_without_onnxruntime_writes_nothing(real_path, tmp_path, monkeypatch, capsys):
+def test_image_modes_kept(tmp_path, capsys):
+    la = _png(tmp_path / "la.png", mode="LA")
+    assert main(["upscale", str(la), "-o", str(tmp_path / "la_out.png")]) == 0
+    assert Image.open(tmp_path / "la_out.png").mode == "LA"
+    rgb16 = (np.random.default_rng(1).random((14, 20)) * 65535).astype(np.uint16)
+    Image.fromarray(rgb16).save(tmp_path / "g16.png")
+    assert main(["upscale", str(tmp_path / "g16.png"), "-o", str(tmp_path / "g16_out.png")]) == 0
+    out16 = Image.open(tmp_path / "g16_out.png")
+    assert out16.mode == "I;16" and len(np.unique(np.asarray(out16))) > 256  # more levels than 8 bits hold
+    rgba = _png(tmp_path / "rgba.png", mode="RGBA")
+    assert main(["upscale", str(rgba), "-o", str(tmp_path / "rgba.jpg")]) == 0
+    assert "JPEG has no alpha" in capsys.readouterr().err and Image.open(tmp_path / "rgba.jpg").mode == "RGB"
+
+
+def test_scale_above_trained_warns_and_names_the_bundled_model(tmp_path, capsys):
+    src = _png(tmp_path / "a.png")
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--scale", "4"]) == 0
+    err = capsys.readouterr().err
+    assert "trained for 2x" in err and f"--model {X4_MODEL}" in err
+    assert main(["upscale", str(src), "-o", str(tmp_path / "c.png"), "--model", str(X4_MODEL), "--scale", "2"]) == 0
+    assert "trained for" not in capsys.readouterr().err  # smaller than trained: no warning
+
+
+def test_cuda_without_gpu_says_so(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible here")
+    assert main(["upscale", str(_png(tmp_path / "a.png")), "-o", str(tmp_path / "b.png"), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "GPU" in err and err.count("error:") == 1 and not (tmp_path / "b.png").exists()
+
+
+def test_export_without_onnxruntime_writes_nothing(tmp_path, monkeypatch, capsys):
     pytest.importorskip("onnx")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     out = tmp_path / "m.onnx"
-    assert main(["export", str(real_path), "-o", str(out)]) == 3
+    assert main(["export", str(DEFAULT_MODEL), "-o", str(out)]) == 3
     assert "pip install onnxruntime" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
-def test_engine_file_and_int8_symmetric_flags(real_path, tmp_path, monkeypatch, capsys):
+def test_export_defaults_to_working_directory_and_prints_one_line(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", str(DEFAULT_MODEL)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    onnx_name = f"{DEFAULT_MODEL.stem}_2x_fp32.onnx"
+    assert _files(tmp_path) == [onnx_name, onnx_name.replace(".onnx", ".verify.json")]
+    assert len(out) == 2 and out[0].endswith(onnx_name) and "verify.json" in out[1]
+    assert json.loads((tmp_path / onnx_name.replace(".onnx", ".verify.json")).read_text())["passed"] is True
+
+
+def test_engine_file_and_int8_symmetric_flags(tmp_path, monkeypatch, capsys):
     src = _png(tmp_path / "a.png")
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # an engine runs only in TensorRT: say what to install
     assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", str(tmp_path / "m.engine")]) == 3
@@ -81,6 +238,34 @@ def test_engine_file_and_int8_symmetric_flags(real_path, tmp_path, monkeypatch, 
 
     seen = {}
     monkeypatch.setattr(export, "export_model", lambda model, out, **kw: seen.update(kw) or {"path": str(out)})
-    assert main(["export", str(real_path), "--precision", "int8", "--calib", str(tmp_path), "--int8-symmetric",
+    assert main(["export", str(DEFAULT_MODEL), "--precision", "int8", "--calib", str(tmp_path), "--int8-symmetric",
                  "-o", str(tmp_path / "q.onnx")]) == 0
     assert seen["int8_symmetric"] is True and seen["precision"] == "int8"
+
+
+def _run_cli(args, cwd):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-X", "importtime", "-m", "paragonsr2", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_and_argument_errors_do_not_import_torch(tmp_path):
+    """From any directory; `-X importtime` lists every module imported: torch must not be among them."""
+    for args, code, text in ([["--help"], 0, "upscale"], [["upscale", "--help"], 0, "--max-pixels"],
+                             [["upscale", "a.png", "--tile", "8"], 2, "argument --tile"]):
+        done = _run_cli(args, tmp_path)
+        assert done.returncode == code and text in done.stdout + done.stderr
+        imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "import time:" in line}
+        assert "paragonsr2.cli" in imported and "torch" not in imported
+
+
+def test_console_scripts_resolve():
+    """pyproject's [project.scripts] name real functions (what `pip install .` turns into commands)."""
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert set(scripts) == {"paragonsr2", "paragonsr2-train"}
+    for target in scripts.values():
+        module, func = target.split(":")
+        assert callable(getattr(importlib.import_module(module), func))

@@ -84,3 +84,15 @@ def test_metadata_alpha():
     for raw in ("NaN", "2", "-1", "", "[0.5]", "x", None):
         value, warning = parse_metadata_alpha(raw)
         assert value is None and "upsampler_alpha" in warning and "ignored" in warning
+
+
+def test_choices_agree_with_the_library():
+    """The torch-free lists the CLI shows in --help are the ones the engine, export and arch accept."""
+    import paragonsr2.validate as v
+
+    engine_choices = pytest.importorskip("paragonsr2.engine.choices")
+    assert v.BACKENDS == engine_choices.BACKENDS and v.RUN_PRECISIONS == engine_choices.PRECISIONS
+    export = pytest.importorskip("paragonsr2.export")
+    assert v.EXPORT_FORMATS == export.FORMATS and v.EXPORT_PRECISIONS == export.PRECISIONS
+    geometry = pytest.importorskip("paragonsr2.arch.geometry")
+    assert v.BORDER_MODES == geometry.BORDER_MODES and v.DEFAULT_BORDER == geometry.DEFAULT_BORDER

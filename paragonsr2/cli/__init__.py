@@ -1,0 +1,183 @@
+"""``paragonsr2`` / ``python -m paragonsr2``: info, upscale, convert, export.
+
+Exit codes: 0 done; 1 some inputs failed (the others were written); 2 bad argument or unusable model/file
+(nothing written); 3 a needed optional package is missing; 4 internal error (a bug: -v shows the traceback);
+130 interrupted. torch is imported only once a command runs (``--help`` and argument errors stay fast).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+
+from .. import validate
+from ..errors import MissingDependencyError, ParagonError
+from .commands import (
+    COMMANDS,
+    DEFAULT_MODEL,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_MISSING,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+)
+from .outputs import OUTPUT_SUFFIX, plan_upscale
+
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISSING", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE",
+           "build_parser", "main", "plan_upscale"]
+
+EPILOG = ("exit codes: 0 done; 1 some inputs failed (the others were written); 2 bad argument or unusable "
+          "model/file; 3 a needed optional package is missing; 4 internal error; 130 interrupted")
+
+
+def _checked(check):
+    """An argparse type from a validate.check_* function (argparse then names the option in its message)."""
+    def parse(text: str):
+        try:
+            return check(text)
+        except validate.InvalidValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = check.__name__.removeprefix("check_")
+    return parse
+
+
+def _int_in(allowed: validate.Range, name: str):
+    return _checked(lambda text: validate.check_number(text, name, allowed))
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scale", type=_checked(validate.check_scale),
+                   help=f"override the scale: {validate.SCALE}, or SHxSW (e.g. 2, 2.5, 2x3)")
+    p.add_argument("--alpha", type=_checked(validate.check_alpha),
+                   help=f"override upsampler_alpha: {validate.UPSAMPLER_ALPHA}")
+    p.add_argument("--strict-upstream", action="store_true",
+                   help="reproduce upstream exactly (identity kernels for EMA files, zero padding at borders)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paragonsr2", description="ParagonSR2 super-resolution tools "
+                                     "(also: python -m paragonsr2)", epilog=EPILOG)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks of bugs)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{info,upscale,convert,export}")
+
+    p = sub.add_parser("info", help="describe a checkpoint", epilog=EPILOG)
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _model_args(p)
+
+    p = sub.add_parser(
+        "upscale", help="upscale image files, folders or globs", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Upscale images. Forms:\n"
+                    "  upscale IN... -o OUT      OUT: an image file (one input) or a folder (created if missing)\n"
+                    "  upscale IN OUT            OUT: a folder, a file that does not exist yet, or an existing\n"
+                    "                            file with --overwrite\n"
+                    "  upscale IN...             results go to the working directory as "
+                    f"NAME{OUTPUT_SUFFIX}.EXT\n"
+                    "IN: image files, folders (their images, not recursive) or quoted globs ('**' recurses);\n"
+                    f"folders and globs skip earlier results (*{OUTPUT_SUFFIX}.*). Existing files are never\n"
+                    "replaced without --overwrite. 16-bit PNG/TIFF stay 16-bit, gray and alpha are kept.")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="images, folders or globs (then OUT, see above)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output image file (one input) or folder")
+    p.add_argument("--model", default=None, help=f"checkpoint, or a TensorRT .engine from `export` "
+                   f"(default: the bundled {DEFAULT_MODEL.name})")
+    p.add_argument("--tile", type=_checked(validate.check_tile), default="auto",
+                   help=f"auto (default), none (whole image) or the LR tile size in px, {validate.TILE}")
+    p.add_argument("--border", default=validate.DEFAULT_BORDER, choices=validate.BORDER_MODES,
+                   help="how image borders are extended before the network (default %(default)s; "
+                        "zeros = the network's own padding)")
+    p.add_argument("--backend", default="pytorch", choices=validate.BACKENDS)
+    p.add_argument("--precision", default="auto", choices=validate.RUN_PRECISIONS)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--format", default=None, choices=["png", "jpg", "webp", "tif"],
+                   help="output format for folder outputs (default: the input's)")
+    p.add_argument("--max-pixels", type=_checked(validate.check_max_pixels), default=validate.DEFAULT_MAX_PIXELS,
+                   help=f"refuse inputs larger than this many pixels, read from the file header before decoding "
+                        f"(default {validate.DEFAULT_MAX_PIXELS // 1_000_000}M; 0 = no limit)")
+    p.add_argument("--overwrite", action="store_true", help="allow replacing existing files (inputs too)")
+    p.add_argument("--no-progress", action="store_true")
+    _model_args(p)
+
+    p = sub.add_parser("convert", help="write a checkpoint as this project's .safetensors with metadata",
+                       epilog=EPILOG)
+    p.add_argument("model")
+    p.add_argument("output", help="OUT.safetensors (never replaced without --overwrite)")
+    p.add_argument("--fuse", action="store_true", help="release fusion (drop the kernel generator)")
+    p.add_argument("--overwrite", action="store_true")
+    _model_args(p)
+
+    p = sub.add_parser("export", help="export ONNX (fp32/fp16/int8) or a TensorRT engine", epilog=EPILOG)
+    p.add_argument("model")
+    p.add_argument("--format", default="onnx", choices=validate.EXPORT_FORMATS)
+    p.add_argument("--precision", default="fp32", choices=validate.EXPORT_PRECISIONS)
+    p.add_argument("--calib", metavar="DIR", help="folder of typical images for INT8 calibration (int8 needs it)")
+    p.add_argument("--calib-count", type=_int_in(validate.CALIB_COUNT, "calib-count"), default=32,
+                   help=f"calibration images read, {validate.CALIB_COUNT}")
+    p.add_argument("--calib-size", type=_int_in(validate.CALIB_SIZE, "calib-size"), default=128,
+                   help=f"calibration crop side in px, {validate.CALIB_SIZE}")
+    p.add_argument("--fp16-io", action="store_true", help="fp16 inputs/outputs (default float32)")
+    p.add_argument("--int8-symmetric", action="store_true",
+                   help="INT8 ONNX for TensorRT: int8 activations with zero point 0 (slower in ONNX Runtime)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("-o", "--output", help="output file (default: MODEL_<scale>x_<precision>.onnx|.engine in the "
+                   "working directory; the verification report goes beside it as .verify.json)")
+    p.add_argument("--overwrite", action="store_true")
+    _model_args(p)
+    return parser
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return f"{record.levelname.lower()}: {text}" if record.levelno >= logging.WARNING else text
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(message)s"))
+    logger = logging.getLogger("paragonsr2")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logger.propagate = False
+
+    def show(message, category, filename, lineno, file=None, line=None):  # library warnings, one line each
+        logger.warning("%s", message)
+    warnings.showwarning = show
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a bad argument (2: argparse printed the message)
+        return int(e.code or 0)
+    if args.command == "export" and args.precision == "int8" and not args.calib:
+        print("paragonsr2 export: error: --precision int8 needs --calib DIR (a folder of typical images to "
+              "calibrate on)", file=sys.stderr)
+        return EXIT_USAGE
+    _setup_logging(args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except MissingDependencyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_MISSING
+    except (ParagonError, FileExistsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print("error: out of memory; try a smaller --tile or --max-pixels", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # a bug: one line for the user, the traceback with -v
+        logging.getLogger("paragonsr2").debug("internal error", exc_info=True)
+        print(f"error: internal error ({type(e).__name__}: {e}); rerun with -v for details and please report "
+              "it", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

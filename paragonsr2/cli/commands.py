@@ -1,0 +1,185 @@
+"""The CLI's commands. torch and the library's heavy modules are imported inside each command, so that
+`--help` and argument errors answer without them."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from ..errors import ParagonError
+from .outputs import plan_upscale
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+MODELS = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_MODEL = MODELS / "2x_ParagonSR2_nano_default.safetensors"
+log = logging.getLogger("paragonsr2")
+
+
+def load(path, args, fuse=False):
+    """load_model for a file named on the command line; an unusable file is a ParagonError naming it."""
+    from ..checkpoint import load_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise ParagonError(f"model {path}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        return load_model(path, scale=args.scale, upsampler_alpha=args.alpha,
+                          strict_upstream=args.strict_upstream, fuse=fuse)
+    except (ParagonError, MemoryError):
+        raise
+    except Exception as e:  # a file the loader did not anticipate: say so, never a traceback
+        log.debug("loading %s failed", path, exc_info=True)
+        raise ParagonError(f"{path}: cannot be used as a ParagonSR2 model ({type(e).__name__}: {e})") from None
+
+
+def trained_scale(path: Path) -> float | None:
+    """The scale a checkpoint file was made for: its metadata, else its file name (None when unknown)."""
+    from ..checkpoint import scale_from_filename
+    from ..validate import parse_metadata_scale
+
+    if path.suffix.lower() in (".safetensors", ".sft"):
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), "np") as f:
+                raw = (f.metadata() or {}).get("scale")
+            value, _ = parse_metadata_scale(raw) if raw is not None else (None, None)
+            if value is not None:
+                return max(value) if isinstance(value, tuple) else value
+        except Exception:  # unreadable header: the loader reports that; fall back to the file name
+            pass
+    return scale_from_filename(path.name)
+
+
+def bundled_models() -> dict[float, Path]:
+    """Bundled default models by the scale in their file name."""
+    from ..checkpoint import scale_from_filename
+
+    return {s: p for p in sorted(MODELS.glob("*.safetensors")) if (s := scale_from_filename(p.name))}
+
+
+def scale_warning(path: Path, model) -> str | None:
+    """A warning when the model runs at a larger scale than its file was trained for (issue 11.5)."""
+    wanted = max(model.description.scale)
+    trained = trained_scale(path)
+    if model.description.scale_source != "argument" or trained is None or wanted <= trained:
+        return None
+    text = (f"{path.name} was trained for {trained:g}x; running it at {wanted:g}x usually looks worse than a "
+            f"model trained for {wanted:g}x (or than bicubic)")
+    better = bundled_models().get(wanted)
+    if better is not None and better.resolve() != path.resolve():
+        text += f"; the bundled {better.name} is: --model {better}"
+    return text
+
+
+def cmd_info(args) -> int:
+    model = load(args.model, args)
+    print(model.description.to_json() if args.json else model.description)
+    if (warning := scale_warning(Path(args.model), model)) is not None:
+        log.warning(warning)
+    return EXIT_OK
+
+
+def cmd_convert(args) -> int:
+    from ..checkpoint import save_model
+
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise ParagonError(f"{out} exists; pass --overwrite to replace it")
+    if out.suffix.lower() != ".safetensors":
+        raise ParagonError(f"{out}: convert writes .safetensors files; name the output OUT.safetensors")
+    model = load(args.model, args, fuse="release" if args.fuse else False)
+    save_model(model, out)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from ..export import export_model, summary_line
+    from ..export.verify import report_path
+
+    model = load(args.model, args)
+    report = export_model(model, args.output, fmt=args.format, precision=args.precision, calib=args.calib,
+                          calib_count=args.calib_count, calib_size=args.calib_size, fp16_io=args.fp16_io,
+                          opset=args.opset, overwrite=args.overwrite, source=Path(args.model),
+                          int8_symmetric=args.int8_symmetric)
+    path = Path(report["path"])
+    print(f"wrote {path}")
+    if "checks" in report:
+        print(f"{summary_line(report)}; report: {report_path(path)}")
+    return EXIT_OK
+
+
+def cmd_upscale(args) -> int:
+    from PIL import Image
+
+    plan = plan_upscale(args.inputs, args.output, overwrite=args.overwrite, fmt=args.format)
+    Image.MAX_IMAGE_PIXELS = None  # this process's own limit: --max-pixels (checked from each header) decides
+    backend, runs_model = _upscale_backend(args)
+    if (warning := scale_warning(Path(args.model or DEFAULT_MODEL), runs_model) if runs_model else None):
+        log.warning(warning)
+    for _, message in plan.problems:
+        print(message if message.startswith("skip ") else f"error: {message}", file=sys.stderr)
+    failures = len(plan.problems)
+    for src, dst in plan.pairs:
+        try:
+            _upscale_one(backend, src, dst, args)
+        except (ParagonError, MemoryError) as e:
+            print(f"error: {e}" if str(src) in str(e) else f"error: {src}: {e}", file=sys.stderr)
+            failures += 1
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # one bad input never stops the batch
+            log.debug("%s failed", src, exc_info=True)
+            print(f"error: {src}: {type(e).__name__}: {e}", file=sys.stderr)
+            failures += 1
+    if failures:
+        print(f"{len(plan.pairs) + len(plan.problems) - failures} written, {failures} failed", file=sys.stderr)
+    return EXIT_OK if failures == 0 else EXIT_PARTIAL
+
+
+def _upscale_backend(args):
+    """(backend, loaded model or None for an exported engine)."""
+    from ..engine import make_backend
+
+    model_path = Path(args.model) if args.model else DEFAULT_MODEL
+    if args.model is None and not DEFAULT_MODEL.is_file():
+        raise ParagonError(f"the bundled default model {DEFAULT_MODEL} is missing; pass --model FILE")
+    if model_path.suffix.lower() == ".engine":  # an exported TensorRT engine runs only in TensorRT
+        return make_backend(model_path, "tensorrt", args.precision, args.device), None
+    model = load(model_path, args, fuse=True)
+    return make_backend(model, args.backend, args.precision, args.device), model
+
+
+def _upscale_one(backend, src: Path, dst: Path, args) -> None:
+    from ..engine import upscale
+    from ..imageio import open_image, write_image
+
+    image, info = open_image(src, max_pixels=args.max_pixels)
+    bar = _progress_bar(src.name, args.no_progress)
+    out = upscale(backend, image, tile=args.tile, layout="BCHW", progress=bar, border=args.border,
+                  strict_upstream=args.strict_upstream)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    write_image(dst, out, bits=info.bits, gray=info.gray)
+    print(f"{src} -> {dst} ({image.shape[-1]}x{image.shape[-2]} -> {out.shape[-1]}x{out.shape[-2]})")
+
+
+def _progress_bar(label: str, disabled: bool):
+    if disabled or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    bar = tqdm(desc=label, unit="tile", leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+    return update
+
+
+COMMANDS = {"info": cmd_info, "upscale": cmd_upscale, "convert": cmd_convert, "export": cmd_export}
