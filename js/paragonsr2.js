@@ -3,7 +3,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import {
-  DEPENDENT_WIDGETS, TEXT_NODES, addLoss, hookNodeType, showOutput, syncWidgets, watchWidgets,
+  DEPENDENT_WIDGETS, TEXT_NODES, addLoss, hookNodeType, showHistory, showOutput, syncWidgets, watchWidgets,
 } from "./paragonsr2_core.js";
 
 function nodeById(id) {
@@ -31,6 +31,16 @@ app.registerExtension({
     api.addEventListener("executed", ({ detail }) => {
       const node = nodeById(detail?.display_node ?? detail?.node);
       if (node && TEXT_NODES.has(node.comfyClass)) showOutput(node, detail.output);
+    });
+    api.addEventListener("execution_success", async ({ detail }) => {
+      const id = detail?.prompt_id;
+      if (!id) return;
+      try {
+        const res = await api.fetchApi(`/history/${encodeURIComponent(id)}`);
+        if (res.ok) showHistory(await res.json(), id, nodeById);
+      } catch (e) {
+        console.warn("ParagonSR2: could not read the run's outputs from /history", e);
+      }
     });
     api.addEventListener("paragonsr2.train", ({ detail }) => {
       const node = nodeById(detail?.node);

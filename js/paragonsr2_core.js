@@ -137,6 +137,17 @@ export function showOutput(node, output) {
   return true;
 }
 
+// A prompt's outputs from /history/<id>: they include nodes served from ComfyUI's cache, which get no "executed"
+// message (a cached loader would otherwise show nothing in a fresh page). Returns the nodes updated.
+export function showHistory(history, promptId, nodeById) {
+  const updated = [];
+  for (const [id, output] of Object.entries(history?.[promptId]?.outputs || {})) {
+    const node = nodeById(id);
+    if (node && TEXT_NODES.has(node.comfyClass) && showOutput(node, output)) updated.push(node);
+  }
+  return updated;
+}
+
 export function addLoss(node, point) {
   if (!node.__psr2Loss || point.step < (node.__psr2Loss.at(-1)?.step ?? 0)) node.__psr2Loss = [];
   node.__psr2Loss.push(point);

@@ -155,6 +155,21 @@ test("the loader's model facts survive save and reload, and say when the setting
   assert.match(reloaded.draw()[0].text, /settings changed since/);
 });
 
+test("a run served from the cache shows the loader's facts from /history (no executed message for it)", async () => {
+  const desc = JSON.parse(process.env.PSR2_DESC);
+  const loader = create("ParagonSR2Loader", { id: 52 });
+  const other = create("ParagonSR2Upscale", { id: 53 });
+  api.routes["/history/p-1"] = { "p-1": { outputs: { 52: { paragonsr2_info: [JSON.stringify(desc)] },
+    53: { images: [] } } } };
+  send("execution_success", { prompt_id: "p-1" });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(loader.draw()[2].text, `scale ${desc.scale[0]}x (${desc.scale_source})`);
+  assert.equal(other.__psr2Lines, undefined);
+  send("execution_success", { prompt_id: "unknown" });  // no history: nothing changes, nothing thrown
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(loader.draw().length, 4 + (desc.warnings || []).length);
+});
+
 test("text outputs wrap at 64 characters, at most 18 lines", () => {
   const long = "x".repeat(130);
   assert.deepEqual(core.infoLines({ text: [`a\n${long}`] }), ["a", "x".repeat(64), "x".repeat(64), "xx"]);
