@@ -174,3 +174,15 @@ def register_model_folders(root: Path | None = None) -> None:
         paths, known = fp.folder_names_and_paths.get(key, ([], set()))
         paths = list(paths) + ([path] if path not in paths else [])
         fp.folder_names_and_paths[key] = (paths, set(known) | exts)
+
+
+def input_dir() -> Path | None:
+    """ComfyUI's input folder (where uploaded images and datasets go), None when the server has none."""
+    get = getattr(_module("folder_paths"), "get_input_directory", None)
+    return Path(get()) if get is not None else None
+
+
+def training_runs_dir() -> Path:
+    """Where training runs keep their state and intermediate checkpoints: ``models/paragonsr2_runs``, beside
+    (not inside) ``upscale_models`` so that no loader lists them."""
+    return Path(folder_paths().models_dir) / "paragonsr2_runs"

@@ -1,37 +1,55 @@
-"""Train node: the embedded trainer, with progress, a live loss curve and clean interrupts."""
+"""Train node: the embedded trainer, with ComfyUI's progress bar, a live loss curve and clean interrupts.
+
+Run state lives in ``models/paragonsr2_runs/<scale>x_<name>/``; only the finished model is published to
+``upscale_models`` (never over a file this run did not write).
+"""
 from __future__ import annotations
 
-import shutil
+from pathlib import Path
 
 import torch
 
 from ..paragonsr2 import load_model
 from ..paragonsr2.errors import ParagonError
-from ..trainer import TrainCancelled, TrainConfig, train
+from ..trainer import TrainCancelled, train
+from ..trainer.presets import DEGRADATION_PRESETS, START_FROM, short_run_config
+from ..trainer.publish import publish
+from ..trainer.report import summary
 from . import bridge
 from .models import MODEL_OUT, wrap_descriptor
 from .spec import In, NodeSpec, Out
 
-DEGRADATIONS = {
-    "clean": {},
-    "light": dict(blur_prob=0.2, noise_prob=0.2, jpeg_prob=0.2, resize_filters=("bicubic", "bilinear", "area")),
-    "realistic": dict(blur_prob=0.4, noise_prob=0.4, poisson_prob=0.1, jpeg_prob=0.4, webp_prob=0.2,
-                      sharpen_prob=0.1, resize_filters=("bicubic", "bilinear", "area")),
-}
+
+def dataset_path(folder: str) -> Path:
+    """An absolute folder as given; a relative one under ComfyUI's input folder. ParagonError lists where it
+    looked."""
+    given = Path(folder.strip()).expanduser()
+    if not folder.strip():
+        raise ParagonError("set dataset_folder to a folder of high-resolution images (a name under ComfyUI's "
+                           "input folder, or an absolute path)")
+    base = bridge.input_dir()
+    candidates = [given] if given.is_absolute() else ([base / given] if base is not None else [])
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    where = ", ".join(str(c) for c in candidates) or "nowhere (ComfyUI has no input folder here)"
+    raise ParagonError(f"dataset_folder {folder.strip()!r} is not a folder; looked in: {where}")
+
+
+def run_stem(scale: int, model_name: str) -> str:
+    """``<scale>x_<name>`` with a sanitised name and no doubled ``2x_2x_`` prefix."""
+    name = bridge.SAFE_NAME.sub("_", Path(model_name.strip()).name).strip("._") or "ParagonSR2_custom"
+    return f"{scale}x_{name.removeprefix(f'{scale}x_')}"
 
 
 def run_train(dataset_folder, variant, scale, steps, batch, patch, learning_rate, degradations, model_name,
-              resume, unique_id=None):
-    folder = dataset_folder.strip()
-    if not folder:
-        raise ParagonError("set dataset_folder to a folder of high-resolution images")
-    models_dir = bridge.upscale_models_dir()
-    out = bridge.safe_output_path(models_dir, f"{scale}x_{model_name}", ".safetensors") if not resume else \
-        models_dir / f"{scale}x_{bridge.SAFE_NAME.sub('_', model_name)}.safetensors"
-    run_dir = models_dir / "paragonsr2_runs" / out.stem
-    cfg = TrainConfig(hr_dir=folder, variant=variant, scale=scale, steps=steps, batch=batch, patch=patch,
-                      lr=learning_rate, warmup=min(500, steps // 10), out_dir=str(run_dir), name=out.stem,
-                      val_every=max(50, steps // 20), save_every=max(50, steps // 20), **DEGRADATIONS[degradations])
+              resume, start_from="bundled model", unique_id=None):
+    folder = dataset_path(dataset_folder)
+    stem = run_stem(scale, model_name)
+    run_dir = bridge.training_runs_dir() / stem
+    cfg = short_run_config(hr_dir=str(folder), variant=variant, scale=scale, steps=steps, batch=batch, patch=patch,
+                           learning_rate=learning_rate, degradations=degradations, out_dir=str(run_dir),
+                           name=stem.split("_", 1)[1], start_from=start_from)
     progress = bridge.Progress(unique_id)
 
     def on_progress(step, total, info):
@@ -42,34 +60,40 @@ def run_train(dataset_folder, variant, scale, steps, batch, patch, learning_rate
     try:
         with torch.inference_mode(False), torch.enable_grad():
             result = train(cfg, resume=resume, on_progress=on_progress, should_cancel=bridge.interrupted)
-    except TrainCancelled:
+    except TrainCancelled as e:
+        message = f"cancelled at step {e.step}: the step-{e.step} checkpoint is kept in {e.path.parent} " \
+                  "(run again with resume on to continue)"
+        bridge.status_text(message, unique_id)
         bridge.raise_if_interrupted()
-        raise
-    except ValueError as e:
-        raise ParagonError(str(e)) from None
-    shutil.copyfile(result.ema_path, out.with_suffix(".part"))
-    out.with_suffix(".part").replace(out)
-    model = load_model(out, fuse=True)
-    summary = f"saved {out.name} after {result.step} steps; validation {result.val}"
-    return (wrap_descriptor(model), summary), {"text": [summary]}
+        raise ParagonError(message) from None
+    out, note = publish(result.ema_path, bridge.upscale_models_dir(), stem, run_dir)
+    start = f"fine-tuned from {Path(cfg.pretrained).name}" if cfg.pretrained else "trained from scratch"
+    text = "\n".join(line for line in (summary(result, out), start, note, f"run state: {run_dir}") if line)
+    return (wrap_descriptor(load_model(out, fuse=True)), text), {"text": [text]}
 
 
 TRAIN = NodeSpec(
     node_id="ParagonSR2Train", display_name="Train ParagonSR2",
-    description="Trains a ParagonSR2 model from a folder of HR images (LR made on the fly) and saves the EMA "
-                "weights into models/upscale_models. Interrupt keeps the last checkpoint; 'resume' continues it.",
+    description="Fine-tunes the bundled ParagonSR2 model of the chosen scale and variant (or trains from scratch) "
+                "on a folder of HR images (LR made on the fly) and saves the EMA weights into "
+                "models/upscale_models. Run state stays in models/paragonsr2_runs. Interrupt keeps the last "
+                "checkpoint; 'resume' continues it.",
     inputs=[
-        In("dataset_folder", "STRING", "Folder of high-resolution training images", default=""),
+        In("dataset_folder", "STRING", "Folder of high-resolution training images: a name under ComfyUI's "
+           "input folder, or an absolute path", default=""),
         In("variant", ["nano", "tiny", "anime", "s", "m", "l", "xl"], "Network size", default="nano"),
         In("scale", "INT", "Upscale factor", default=2, min=1, max=4, step=1),
         In("steps", "INT", "Training steps", default=2000, min=1, max=1000000, step=100),
         In("batch", "INT", "Crops per step", default=8, min=1, max=128, step=1),
         In("patch", "INT", "LR crop size in px", default=48, min=16, max=256, step=8),
-        In("learning_rate", "FLOAT", "AdamW peak learning rate", default=1e-3, min=1e-6, max=1e-2, step=1e-5),
-        In("degradations", list(DEGRADATIONS), "clean: bicubic only; light/realistic: blur, noise, JPEG/WebP",
-           default="light"),
+        In("learning_rate", "FLOAT", "AdamW peak learning rate from scratch (a bundled-model fine-tune uses a "
+           "quarter of it)", default=1e-3, min=1e-6, max=1e-2, step=1e-5),
+        In("degradations", list(DEGRADATION_PRESETS), "clean: bicubic only; light: some blur, noise and JPEG; "
+           "realistic: blur, resize chains, noise, JPEG/WebP, sharpening, second-order rounds", default="light"),
         In("model_name", "STRING", "Output name (saved as <scale>x_<name>.safetensors)", default="ParagonSR2_custom"),
         In("resume", "BOOLEAN", "Continue the run of the same name where it stopped", default=True),
+        In("start_from", list(START_FROM), "Fine-tune the bundled model of this scale and variant (where one "
+           "ships; else from scratch) or start from random weights", default="bundled model", optional=True),
     ],
-    outputs=[MODEL_OUT, Out("STRING", "summary", "Steps done and validation PSNR/SSIM")],
+    outputs=[MODEL_OUT, Out("STRING", "summary", "Steps done; validation PSNR vs bicubic and vs the start")],
     run=run_train, output_node=True)

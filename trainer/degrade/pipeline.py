@@ -26,7 +26,8 @@ def chance(g: torch.Generator, p: float) -> bool:
 
 
 def pick(g: torch.Generator, options):
-    return options[int(torch.randint(len(options), (), generator=g))]
+    """One of ``options`` uniformly; draws nothing when there is only one."""
+    return options[int(torch.randint(len(options), (), generator=g))] if len(options) > 1 else options[0]
 
 
 def random_blur(x: torch.Tensor, s: DegradeSettings, g: torch.Generator) -> torch.Tensor:

@@ -1,0 +1,34 @@
+"""Short-run settings for the Train node (and any caller that gives only steps, batch, patch and a learning
+rate): schedule heuristics and the starting weights, kept here so every front end trains the same way."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import TrainConfig
+from .degrade import PRESETS
+
+DEGRADATION_PRESETS = tuple(PRESETS)
+START_FROM = ("bundled model", "scratch")
+BUNDLED_MODELS = Path(__file__).resolve().parents[1] / "paragonsr2" / "models"
+FINETUNE_LR_FACTOR = 0.25  # a bundled start needs a gentler step than training from scratch
+
+
+def bundled_model(variant: str, scale: int) -> Path | None:
+    """The bundled clean model of this variant and scale, if the pack ships one."""
+    path = BUNDLED_MODELS / f"{scale}x_ParagonSR2_{variant}_default.safetensors"
+    return path if path.is_file() else None
+
+
+def short_run_config(*, hr_dir: str, variant: str, scale: int, steps: int, batch: int, patch: int,
+                     learning_rate: float, degradations: str, out_dir: str, name: str,
+                     start_from: str = "bundled model") -> TrainConfig:
+    """A complete config for a run of ``steps`` steps: warmup 10 % (at most 500), about 20 validations and
+    checkpoints (at least every 50 steps), EMA fast enough to follow a short run, and a fine-tune from the
+    bundled model (learning rate x FINETUNE_LR_FACTOR) unless ``start_from`` is "scratch" or none is bundled."""
+    pretrained = bundled_model(variant, scale) if start_from == "bundled model" else None
+    every = max(50, steps // 20)
+    return TrainConfig(
+        hr_dir=hr_dir, variant=variant, scale=scale, steps=steps, batch=batch, patch=patch,
+        lr=learning_rate * (FINETUNE_LR_FACTOR if pretrained else 1.0), warmup=min(500, steps // 10),
+        ema_decay=0.999 if steps >= 5000 else 0.99, degradations=degradations, out_dir=out_dir, name=name,
+        val_every=every, save_every=every, pretrained=str(pretrained or ""))
