@@ -98,7 +98,9 @@ def _read_png16(path) -> np.ndarray | None:
         from torchvision.io import ImageReadMode, decode_png, read_file
     except ImportError:
         return None
-    return decode_png(read_file(str(path)), ImageReadMode.UNCHANGED).permute(1, 2, 0).numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29 points to torchcodec
+        return decode_png(read_file(str(path)), ImageReadMode.UNCHANGED).permute(1, 2, 0).numpy()
 
 
 def _decode(im, path, info: ImageInfo) -> np.ndarray:

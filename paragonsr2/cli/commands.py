@@ -10,8 +10,7 @@ from ..errors import ParagonError
 from .outputs import plan_upscale
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
-MODELS = Path(__file__).resolve().parents[1] / "models"
-DEFAULT_MODEL = MODELS / "2x_ParagonSR2_nano_default.safetensors"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "2x_ParagonSR2_nano_default.safetensors"
 log = logging.getLogger("paragonsr2")
 
 
@@ -32,51 +31,18 @@ def load(path, args, fuse=False):
         raise ParagonError(f"{path}: cannot be used as a ParagonSR2 model ({type(e).__name__}: {e})") from None
 
 
-def trained_scale(path: Path) -> float | None:
-    """The scale a checkpoint file was made for: its metadata, else its file name (None when unknown)."""
-    from ..checkpoint import scale_from_filename
-    from ..validate import parse_metadata_scale
+def scale_warning(model) -> str | None:
+    """The library's warning for a model run above its trained scale, plus how to pick the better model."""
+    from ..checkpoint import bundled_model, scale_warning
 
-    if path.suffix.lower() in (".safetensors", ".sft"):
-        try:
-            from safetensors import safe_open
-
-            with safe_open(str(path), "np") as f:
-                raw = (f.metadata() or {}).get("scale")
-            value, _ = parse_metadata_scale(raw) if raw is not None else (None, None)
-            if value is not None:
-                return max(value) if isinstance(value, tuple) else value
-        except Exception:  # unreadable header: the loader reports that; fall back to the file name
-            pass
-    return scale_from_filename(path.name)
-
-
-def bundled_models() -> dict[float, Path]:
-    """Bundled default models by the scale in their file name."""
-    from ..checkpoint import scale_from_filename
-
-    return {s: p for p in sorted(MODELS.glob("*.safetensors")) if (s := scale_from_filename(p.name))}
-
-
-def scale_warning(path: Path, model) -> str | None:
-    """A warning when the model runs at a larger scale than its file was trained for (issue 11.5)."""
-    wanted = max(model.description.scale)
-    trained = trained_scale(path)
-    if model.description.scale_source != "argument" or trained is None or wanted <= trained:
-        return None
-    text = (f"{path.name} was trained for {trained:g}x; running it at {wanted:g}x usually looks worse than a "
-            f"model trained for {wanted:g}x (or than bicubic)")
-    better = bundled_models().get(wanted)
-    if better is not None and better.resolve() != path.resolve():
-        text += f"; the bundled {better.name} is: --model {better}"
-    return text
+    text = scale_warning(model)
+    better = bundled_model(model.description.scale) if text else None
+    return f"{text} (--model {better})" if better is not None and better.name in text else text
 
 
 def cmd_info(args) -> int:
     model = load(args.model, args)
-    print(model.description.to_json() if args.json else model.description)
-    if (warning := scale_warning(Path(args.model), model)) is not None:
-        log.warning(warning)
+    print(model.description.to_json() if args.json else model.description)  # its warnings included
     return EXIT_OK
 
 
@@ -116,7 +82,7 @@ def cmd_upscale(args) -> int:
     plan = plan_upscale(args.inputs, args.output, overwrite=args.overwrite, fmt=args.format)
     Image.MAX_IMAGE_PIXELS = None  # this process's own limit: --max-pixels (checked from each header) decides
     backend, runs_model = _upscale_backend(args)
-    if (warning := scale_warning(Path(args.model or DEFAULT_MODEL), runs_model) if runs_model else None):
+    if runs_model is not None and (warning := scale_warning(runs_model)):
         log.warning(warning)
     for _, message in plan.problems:
         print(message if message.startswith("skip ") else f"error: {message}", file=sys.stderr)
