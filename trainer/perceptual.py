@@ -23,7 +23,12 @@ def _features(arch: str) -> tuple[nn.Sequential, tuple[int, ...]]:
     """The untrained ``features`` trunk and the indices whose outputs are compared."""
     import torchvision
 
-    features = getattr(torchvision.models, arch)(weights=None).features
+    if arch.startswith("vgg"):  # only the conv trunk: the classifier would be 120 M parameters to throw away
+        from torchvision.models import vgg
+
+        features = vgg.make_layers(vgg.cfgs[{"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}[arch]])
+    else:
+        features = getattr(torchvision.models, arch)(weights=None).features
     if arch.startswith("vgg"):  # the last ReLU before each max-pool (relu1_2, relu2_2, ...)
         taps = tuple(i - 1 for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d))
         for m in features:
