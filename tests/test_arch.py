@@ -94,3 +94,64 @@ def test_any_scale_same_weights():
         for scale, size in [(1, (9, 10)), (3, (27, 30)), (2.5, (22, 25)), ((2, 3), (18, 30))]:
             net.set_scale(scale)
             assert net(x).shape[-2:] == size
+
+
+def _shape_configs():
+    """Every width of both tables (depth capped: the structure repeats), generation and fusion state."""
+    from paragonsr2.arch.variants import TABLES
+
+    seen = []
+    for table in TABLES.values():
+        for cfg in table.values():
+            for gen in ("A0", "A", "B"):
+                base = cfg.replace(generation=gen, hr_blocks=cfg.hr_blocks if gen == "B" else 0,
+                                   num_groups=min(cfg.num_groups, 2), num_blocks=min(cfg.num_blocks, 3))
+                for c in (base, base.replace(has_generator=False, a0_fused=gen == "A0")):
+                    if c not in seen:
+                        seen.append(c)
+    return seen + [DESIGN["nano"].replace(num_feat=13, in_chans=1, out_chans=4, band=3, ffn_expansion=2.5)]
+
+
+@pytest.mark.parametrize("cfg", _shape_configs(), ids=lambda c: f"{c.generation}-{c.num_feat}-"
+                         f"{c.num_groups}x{c.num_blocks}-{'gen' if c.has_generator else 'nogen'}")
+def test_state_dict_shapes_match_network_built_on_meta(cfg):
+    from paragonsr2.arch.shapes import key_count, state_dict_shapes
+
+    with torch.device("meta"):
+        net = ParagonSR2(cfg)
+    built = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    table = state_dict_shapes(cfg)
+    assert list(table) == list(built) and table == built
+    assert key_count(cfg) == len(table)
+
+
+def test_limits_are_ten_times_the_largest_variant():
+    from paragonsr2.arch.variants import LIMITS, TABLES
+
+    rows = [cfg for table in TABLES.values() for cfg in table.values()]
+    assert LIMITS["num_feat"] == (8, 10 * max(c.num_feat for c in rows)) == (8, 1600)
+    assert LIMITS["num_groups"][1] == LIMITS["num_blocks"][1] == 120
+    assert LIMITS["hr_blocks"] == (0, 30)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.5, 1.5, "soft", None])
+def test_alpha_api_refuses_nan_and_out_of_range(bad):
+    from paragonsr2.validate import InvalidValueError
+
+    net = ParagonSR2(variant_config("nano"))
+    with pytest.raises(InvalidValueError, match="upsampler_alpha"):
+        net.set_upsampler_alpha(bad)
+    if bad is not None:
+        with pytest.raises(InvalidValueError, match="upsampler_alpha"):
+            ParagonSR2(variant_config("nano"), upsampler_alpha=bad)
+    assert net.upsampler_alpha == 0.5
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0, -2, 1000, (2, float("nan"))])
+def test_scale_api_refuses_non_finite_and_absurd(bad):
+    from paragonsr2.validate import InvalidValueError
+
+    net = ParagonSR2(variant_config("nano"))
+    with pytest.raises(InvalidValueError, match="scale"):
+        net.set_scale(bad)
+    assert net.scale == (2.0, 2.0)

@@ -65,8 +65,20 @@ def state_dict_shapes(config: ParagonConfig) -> dict[str, Shape]:
     if config.generation == "B":
         shapes |= _conv("hr_conv_in", c, c, 3, 3)
         for i in range(config.hr_blocks):
-            shapes |= _conv(f"hr_head.{i}.conv1", c, c, 3, 3) | _conv(f"hr_head.{i}.conv2", c, c, 3, 3)
+            shapes |= _hr_block(f"hr_head.{i}", c)
     else:
         shapes |= _conv("upsampler", c, c, 3, 3)
     return shapes | _conv("conv_out", config.out_chans, c, 3, 3)
+
+
+def _hr_block(prefix: str, channels: int) -> dict[str, Shape]:
+    return _conv(f"{prefix}.conv1", channels, channels, 3, 3) | _conv(f"{prefix}.conv2", channels, channels, 3, 3)
+
+
+def key_count(config: ParagonConfig) -> int:
+    """len(state_dict_shapes(config)) without listing the keys (cost independent of depth)."""
+    fixed = len(state_dict_shapes(config.replace(num_groups=0, hr_blocks=0)))
+    hr_blocks = config.hr_blocks if config.generation == "B" else 0
+    return (fixed + config.num_groups * config.num_blocks * len(_block("b", config))
+            + hr_blocks * len(_hr_block("h", config.num_feat)))
 

@@ -1,7 +1,8 @@
 """Checks on a state dict against its detected configuration, all before a network is built.
 
-Order matters for hostile files: limits (from key names and shapes only) -> the complete key/shape table
-(arithmetic, :func:`~paragonsr2.arch.shapes.state_dict_shapes`) -> every tensor holds the values its shape
+Order matters for hostile files: limits (from key names and shapes only) -> the number of keys the names
+imply -> the complete key/shape table (arithmetic, :func:`~paragonsr2.arch.shapes.state_dict_shapes`, listed
+only when about as long as the file's) -> every tensor holds the values its shape
 claims (a stride-0 view in a pickle can claim gigabytes) -> finite values. Each raises CheckpointError
 naming the file and the key.
 """
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 import torch
 
 from ..arch.network import ParagonConfig
-from ..arch.shapes import state_dict_shapes
+from ..arch.shapes import key_count, state_dict_shapes
 from ..arch.variants import LIMIT_FACTOR, LIMITS
 from ..errors import CheckpointError
 from .detect import Detection
@@ -41,6 +42,21 @@ def check_limits(detection: Detection, source: str) -> None:
     if config.band % 2 == 0:
         raise CheckpointError(f"{source}: key {detection.evidence['band']!r} declares an even band "
                               f"{config.band}; ParagonSR2 bands are odd. The file is corrupt or crafted.")
+
+
+KEY_TABLE_SLACK = 4096  # key-table entries listed beyond twice the file's keys (about 1 MB, a millisecond)
+
+
+def check_key_count(shapes: Mapping[str, tuple[int, ...]], detection: Detection, source: str) -> None:
+    """Refuses a file whose key names describe a network of far more tensors than it holds (a stray
+    ``body.119.x`` key), before the key table of that network is listed."""
+    config, expected = detection.config, key_count(detection.config)
+    if expected > 2 * len(shapes) + KEY_TABLE_SLACK:
+        keys = ", ".join(repr(detection.evidence[f]) for f in ("num_groups", "num_blocks", "hr_blocks"))
+        raise CheckpointError(
+            f"{source}: keys {keys} describe a network of {expected} tensors ({config.num_groups} groups x "
+            f"{config.num_blocks} blocks, {config.hr_blocks} HR blocks) but the file holds {len(shapes)}: "
+            "stray or missing keys. The file is corrupt or crafted; it is not loaded.")
 
 
 def check_keys_and_shapes(shapes: Mapping[str, tuple[int, ...]], config: ParagonConfig, source: str) -> None:
@@ -80,7 +96,9 @@ def check_finite(state_dict: Mapping[str, torch.Tensor], source: str) -> None:
 
 def check_state_dict(state_dict: Mapping[str, torch.Tensor], detection: Detection, source: str) -> None:
     """All checks, cheapest and most protective first."""
+    shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
     check_limits(detection, source)
-    check_keys_and_shapes({k: tuple(v.shape) for k, v in state_dict.items()}, detection.config, source)
+    check_key_count(shapes, detection, source)
+    check_keys_and_shapes(shapes, detection.config, source)
     check_storage(state_dict, source)
     check_finite(state_dict, source)

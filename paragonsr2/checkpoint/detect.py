@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from ..arch.network import Generation, ParagonConfig
 from ..errors import NotParagonError
@@ -32,7 +32,7 @@ BLOCK_INDEX = re.compile(r"body\.0\.blocks\.(\d+)\.")
 HR_BLOCK_INDEX = re.compile(r"hr_head\.(\d+)\.")
 
 
-class Foreign(str, Enum):
+class Foreign(StrEnum):
     """Networks whose keys resemble a ParagonSR2 file; the value is what users are told."""
 
     DUAL_PATH = ("the later dual-path ParagonSR2 (Phhofm/ParagonSR2, Jan 2026: realtime/stream/photo/pro/"
@@ -43,9 +43,6 @@ class Foreign(str, Enum):
     ESRGAN = "ESRGAN / Real-ESRGAN (RRDBNet)"
     SPAN = "SPAN"
     COMPACT = "Compact (Real-ESRGAN SRVGGNetCompact)"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
