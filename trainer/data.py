@@ -28,7 +28,11 @@ def load_rgb(path: Path, max_side: int = 0, max_pixels: int = 0) -> torch.Tensor
     """
     from PIL import Image
 
-    with Image.open(path) as im:
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as e:  # Pillow's own limit (2 x Image.MAX_IMAGE_PIXELS) fired first
+        raise TrainError(f"more pixels than max_pixels = {max_pixels} and Pillow's limit: {e}") from None
+    with opened as im:
         if max_pixels and im.width * im.height > max_pixels:
             raise TrainError(f"{im.width}x{im.height} px is more than max_pixels = {max_pixels}")
         im.seek(0)
@@ -48,7 +52,7 @@ def try_load(path: Path, max_side: int, max_pixels: int) -> torch.Tensor | None:
 
     try:
         return load_rgb(path, max_side, max_pixels)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # TrainError is a ValueError
         log.warning("skipping %s: %s", path, e)
         return None
 
