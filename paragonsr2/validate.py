@@ -177,3 +177,4 @@ BORDER_MODES = ("replicate", "reflect", "zeros")  # "zeros": the network's own p
 DEFAULT_BORDER = "replicate"
 CALIB_COUNT = Range(1, 4096, integer=True)  # INT8 calibration images read
 CALIB_SIZE = Range(32, 4096, integer=True)  # px, side of each calibration crop
+OPSET = Range(13, 20, integer=True)  # ONNX opset: 13 = per-channel Q/DQ (INT8); 20 = torch's TorchScript exporter max

@@ -92,9 +92,12 @@ def test_bad_arguments_exit_2_once_naming_the_option(tmp_path, capsys, argv, opt
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
-def test_export_int8_needs_calib_dir(capsys):
+def test_export_arguments(capsys):
     assert main(["export", str(DEFAULT_MODEL), "--precision", "int8"]) == 2
     assert "--calib DIR" in capsys.readouterr().err
+    for argv in (["--opset", "0"], ["--calib-count", "0"], ["--calib-size", "nan"], ["--format", "tflite"]):
+        assert main(["export", str(DEFAULT_MODEL), *argv]) == 2
+        assert f"argument {argv[0]}:" in capsys.readouterr().err
 
 
 def test_output_file_written_once_and_never_read_back(tmp_path, capsys, monkeypatch):

@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fp16-io", action="store_true", help="fp16 inputs/outputs (default float32)")
     p.add_argument("--int8-symmetric", action="store_true",
                    help="INT8 ONNX for TensorRT: int8 activations with zero point 0 (slower in ONNX Runtime)")
-    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--opset", type=_int_in(validate.OPSET, "opset"), default=17, help=f"ONNX opset, {validate.OPSET}")
     p.add_argument("-o", "--output", help="output file (default: MODEL_<scale>x_<precision>.onnx|.engine in the "
                    "working directory; the verification report goes beside it as .verify.json)")
     p.add_argument("--overwrite", action="store_true")
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     except MissingDependencyError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_MISSING
-    except (ParagonError, FileExistsError) as e:
+    except (ParagonError, OSError) as e:  # OSError: a file or folder that cannot be read or written (named)
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
