@@ -35,9 +35,9 @@ def scale_warning(model_or_description, scale: Scale | None = None) -> str | Non
     """
     desc = model_or_description
     for attribute in ("model", "description"):  # a spandrel descriptor holds the model, which holds it
-        if not isinstance(desc, ModelDescription):
+        if not hasattr(desc, "trained_scale"):  # by attribute: ComfyUI may import the pack a second time
             desc = getattr(desc, attribute, desc)
-    if not isinstance(desc, ModelDescription):
+    if not hasattr(desc, "trained_scale"):
         return None
     if desc.trained_scale is None:
         return None
@@ -47,8 +47,8 @@ def scale_warning(model_or_description, scale: Scale | None = None) -> str | Non
         return None
     times = ModelDescription.times
     text = (f"{desc.source} was trained for {times(trained)}; at {times(run)} it is worse than a model trained "
-            f"for {times(run)} (and can be worse than bicubic)")
+            f"for {times(run)} and can be worse than bicubic")
     better = bundled_model(run)
     if better is not None and better.name != desc.source:
         return f"{text}: use the bundled {better.name}"
-    return text + " (train or download one for that scale)"
+    return text + "; train or download a model for that scale"
