@@ -70,9 +70,8 @@ def cmd_export(args) -> int:
                           opset=args.opset, overwrite=args.overwrite, source=Path(args.model),
                           int8_symmetric=args.int8_symmetric)
     path = Path(report["path"])
-    print(f"wrote {path}")
-    if "checks" in report:
-        print(f"{summary_line(report)}; report: {report_path(path)}")
+    checked = f"; {summary_line(report)}; report: {report_path(path)}" if "checks" in report else ""
+    print(f"wrote {path}{checked}")  # one line; the full report is the JSON file
     return EXIT_OK
 
 
