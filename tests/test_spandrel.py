@@ -47,3 +47,27 @@ def test_library_upscale_accepts_spandrel_descriptor(real_path):
     assert upscale(desc, torch.rand(1, 8, 8, 3)).shape == (1, 16, 16, 3)
     with pytest.raises(Exception, match="ParagonSR2 model"):
         upscale(torch.nn.Identity(), torch.rand(1, 8, 8, 3))
+
+
+def test_one_descriptor_for_spandrel_and_the_pack_loader():
+    from paragonsr2 import load_model
+    from paragonsr2.spandrel_arch import descriptor
+
+    sd = random_state_dict(variant_config("nano"))
+    mine = descriptor(load_model(sd, scale=3, fuse=True))
+    register()
+    core = spandrel.ModelLoader().load_from_state_dict({**sd, "paragonsr2_scale": torch.tensor([3.0, 3.0])})
+    for d in (mine, core):
+        assert d.scale == 3 and d.input_channels == d.output_channels == 3 and d.purpose == "SR"
+        assert d.tags == ["nano", "genB", "24nf"] and d.architecture.id == "ParagonSR2"
+    with torch.no_grad():
+        x = torch.rand(1, 3, 7, 5)
+        assert mine.model(x).shape == core.model(x).shape == (1, 3, 21, 15)
+
+
+def test_core_loader_refuses_crafted_shapes_with_the_key():
+    register()
+    sd = {**random_state_dict(variant_config("nano")), "body.1999.x": torch.zeros(1)}
+    # CheckpointError is a ValueError; under pytest the registered arch may come from the pack's second import
+    with pytest.raises(ValueError, match="'body.1999.x' declares num_groups = 2000"):
+        spandrel.ModelLoader().load_from_state_dict(sd)
