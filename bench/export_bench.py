@@ -24,7 +24,7 @@ from quality_bench import natural_images, to_tensor  # noqa: E402
 
 import paragonsr2 as p  # noqa: E402
 from paragonsr2.export import export_onnx  # noqa: E402
-from paragonsr2.export.verify import psnr  # noqa: E402
+from paragonsr2.numerics import psnr  # noqa: E402
 
 DEFAULT_MODEL = ROOT / "paragonsr2" / "models" / "2x_ParagonSR2_nano_default.safetensors"
 

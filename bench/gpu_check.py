@@ -46,8 +46,8 @@ def runtimes(x: torch.Tensor) -> dict:
     import tempfile
 
     from paragonsr2.export import export_model
-    from paragonsr2.export.verify import SAMPLE_IMAGE
     from paragonsr2.imageio import read_image
+    from paragonsr2.sample import SAMPLE_IMAGE
 
     model = p.load_model(MODELS["default nano (ours)"], fuse=True)
     small = x[:, :, :256, :256]

@@ -2,20 +2,18 @@
 from __future__ import annotations
 
 import json
+import weakref
 from collections import OrderedDict
 
 from ..paragonsr2 import load_model
-from ..paragonsr2.engine import make_backend, upscale
-from ..paragonsr2.engine.margin import tile_margin
-from ..paragonsr2.engine.memory import bytes_per_lr_pixel
+from ..paragonsr2.engine import BACKENDS, PRECISIONS, is_paragon, make_backend, unwrap, upscale
+from ..paragonsr2.engine.memory import tile_bytes
 from ..paragonsr2.errors import ParagonError, UpscaleCancelled
-from ..paragonsr2.fuse import DeployParagonSR2
 from . import bridge
 from .spec import In, NodeSpec, Out
 
 SCALES = ["auto", "1", "2", "3", "4", "custom"]
 TILES = ["auto", "none", "128", "192", "256", "384", "512", "768", "1024"]
-PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
 MODEL_OUT = Out("UPSCALE_MODEL", "upscale_model", "A spandrel model descriptor; works with ComfyUI's core "
                 "'Upscale Image (using Model)' and with 'Upscale Image (ParagonSR2)'")
 
@@ -76,56 +74,42 @@ LOADER = NodeSpec(
     run=run_loader)
 
 
-_BACKENDS: OrderedDict = OrderedDict()  # (model id, backend, precision, device) -> backend; small LRU
+_BACKENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> {(backend, precision, device)}
+MAX_BACKENDS_PER_MODEL = 4
 
 
 def _backend_for(model, backend: str, precision: str, device, node_id=None):
-    key = (id(model), backend, precision, str(device))
-    if key not in _BACKENDS:
+    """A cached backend of this very network object: the cache entry dies with the model (a freed model's id
+    can be reused by the next one; a weak reference cannot)."""
+    per_model = _BACKENDS.setdefault(model, OrderedDict())
+    key = (backend, precision, str(device), tuple(float(v) for v in model.scale), float(model.upsampler_alpha))
+    if key not in per_model:
         options = {}
         if backend == "tensorrt":  # a first build takes minutes: show its phases on the node
             options["progress"] = lambda text: bridge.status_text(f"TensorRT engine build: {text}", node_id)
-        _BACKENDS[key] = make_backend(model, backend, precision, device, **options)
-        while len(_BACKENDS) > 4:
-            _BACKENDS.popitem(last=False)
-    _BACKENDS.move_to_end(key)
-    return _BACKENDS[key]
+        per_model[key] = make_backend(model, backend, precision, device, **options)
+        while len(per_model) > MAX_BACKENDS_PER_MODEL:
+            per_model.popitem(last=False)
+    per_model.move_to_end(key)
+    return per_model[key]
 
 
 def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
-    model = getattr(upscale_model, "model", upscale_model)
-    if not hasattr(model, "config") or not hasattr(model, "scale"):
+    model = unwrap(upscale_model)
+    if not is_paragon(model):
         raise ParagonError("'Upscale Image (ParagonSR2)' runs ParagonSR2 models only; use ComfyUI's 'Upscale "
                            "Image (using Model)' for other architectures")
     device = bridge.torch_device()
-    if not isinstance(model, DeployParagonSR2):  # e.g. loaded by ComfyUI's core loader: fold it once
-        model = _deploy_cached(upscale_model, model)
-    tile_arg = {"auto": "auto", "none": None}.get(tile, tile)
-    margin = tile_margin(model)
-    side = (int(tile_arg) if isinstance(tile_arg, str) and tile_arg.isdigit() else 512) + 2 * margin
-    bridge.free_memory(int(bytes_per_lr_pixel(model.config.num_feat, model.scale, 4) * side * side), device)
+    tile_arg = int(tile) if tile.isdigit() else {"auto": "auto", "none": None}[tile]
     runner = _backend_for(model, backend, precision, device, unique_id)
+    bridge.free_memory(tile_bytes(runner.num_feat, runner.scale, runner.margin,
+                                  tile_arg if isinstance(tile_arg, int) else None, runner.elem_size), device)
     try:
-        out = upscale(runner, image, tile=int(tile_arg) if isinstance(tile_arg, str) and tile_arg.isdigit()
-                      else tile_arg, progress=bridge.Progress(unique_id), cancel=bridge.interrupted)
+        out = upscale(runner, image, tile=tile_arg, progress=bridge.Progress(unique_id), cancel=bridge.interrupted)
     except UpscaleCancelled:
         bridge.raise_if_interrupted()
         raise
     return (out,), None
-
-
-def _deploy_cached(descriptor, model):
-    fused = getattr(descriptor, "_paragonsr2_deploy", None)
-    if fused is None:
-        from ..paragonsr2.fuse import deploy_fuse
-
-        fused = deploy_fuse(model)
-        fused.description = getattr(model, "description", None)
-        try:
-            descriptor._paragonsr2_deploy = fused
-        except AttributeError:
-            pass
-    return fused
 
 
 UPSCALE = NodeSpec(
@@ -138,9 +122,9 @@ UPSCALE = NodeSpec(
         In("upscale_model", "UPSCALE_MODEL", "A ParagonSR2 model (from either loader)"),
         In("tile", TILES, "auto: the fastest tile that fits free memory; none: whole image; N: LR px per tile",
            default="auto"),
-        In("backend", ["pytorch", "onnxruntime", "tensorrt"], "pytorch works everywhere; onnxruntime needs the "
+        In("backend", list(BACKENDS), "pytorch works everywhere; onnxruntime needs the "
            "onnxruntime package; tensorrt needs tensorrt and an NVIDIA GPU", default="pytorch"),
-        In("precision", PRECISIONS, "auto: fp16 on CUDA (fp32 retry on overflow), fp32 on CPU", default="auto"),
+        In("precision", list(PRECISIONS), "auto: fp16 on CUDA (fp32 retry on overflow), fp32 on CPU", default="auto"),
     ],
     outputs=[Out("IMAGE", "image", "The upscaled images, values in 0..1")],
     run=run_upscale)

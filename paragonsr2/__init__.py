@@ -9,8 +9,7 @@ from .description import ModelDescription
 from .engine import make_backend, upscale
 from .errors import CheckpointError, NotParagonError, ParagonError, UnsafeCheckpointError, UpscaleCancelled
 from .fuse import DeployParagonSR2, deploy_fuse, release_fuse
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["CheckpointError", "DeployParagonSR2", "ModelDescription", "NotParagonError", "ParagonConfig",
            "ParagonError", "ParagonSR2", "UnsafeCheckpointError", "UpscaleCancelled", "__version__",

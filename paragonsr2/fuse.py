@@ -16,6 +16,7 @@ from torch import nn
 from .arch.blocks import NEGATIVE_SLOPE, DynamicTransformer, ParagonBlockV2, ReparamDWConv
 from .arch.network import ParagonSR2
 from .arch.upsampler import Scale, scale_pair, target_size
+from .errors import ParagonError
 
 
 def release_fuse(model: ParagonSR2) -> ParagonSR2:
@@ -247,3 +248,25 @@ def deploy_fuse(model: ParagonSR2) -> DeployParagonSR2:
     ref = next(model.parameters())
     exact = copy.deepcopy(model).to(torch.float64)  # fold in float64, round once at the end
     return DeployParagonSR2(exact).to(ref.device, ref.dtype)
+
+
+def network_kind(model) -> str | None:
+    """"deploy" for a DeployParagonSR2, "plain" for a ParagonSR2, else None. Classes from another import of
+    this package count too (ComfyUI imports the pack under its folder name, so `paragonsr2` can exist twice)."""
+    for cls, kind, where in ((DeployParagonSR2, "deploy", "fuse"), (ParagonSR2, "plain", "arch.network")):
+        t = type(model)
+        if isinstance(model, cls) or (t.__name__ == cls.__name__ and t.__module__.endswith(f"paragonsr2.{where}")):
+            return kind
+    return None
+
+
+def as_deploy(model: nn.Module) -> DeployParagonSR2:
+    """``model`` itself when already deploy-fused, else a folded copy carrying its description."""
+    kind = network_kind(model)
+    if kind == "deploy":
+        return model
+    if kind is None:
+        raise ParagonError(f"expected a ParagonSR2 model (from load_model), got {type(model).__name__}")
+    fused = deploy_fuse(model)
+    fused.description = getattr(model, "description", None)
+    return fused

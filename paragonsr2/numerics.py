@@ -29,3 +29,15 @@ def float64_bound(net: torch.nn.Module, x: torch.Tensor, ref: torch.Tensor) -> f
         exact = copy.deepcopy(net).cpu().double()(x.cpu().double())
     noise = float((ref.cpu().double() - exact).abs().max())
     return max(float32_bound(net, exact), 8.0 * noise)
+
+
+def psnr(a, b) -> float:
+    """PSNR in dB of two arrays (numpy or torch) of images in [0,1], both clipped to [0,1] first; inf if equal."""
+    import math
+
+    import numpy as np
+
+    a = np.clip(np.asarray(a, dtype=np.float64), 0, 1)
+    b = np.clip(np.asarray(b, dtype=np.float64), 0, 1)
+    mse = float(np.mean((a - b) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)

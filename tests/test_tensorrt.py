@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from paragonsr2.export.tensorrt import Profile, cache_key, max_core_for, plan_profile
+from paragonsr2.compile.tensorrt import Profile, cache_key, max_core_for, plan_profile
 
 
 def test_profile_fits_tiles():
@@ -31,8 +31,8 @@ def test_missing_tensorrt_is_a_clear_error():
         pytest.skip("tensorrt is installed")
     except ImportError:
         pass
+    from paragonsr2.compile.tensorrt import require_tensorrt
     from paragonsr2.errors import MissingDependencyError
-    from paragonsr2.export.tensorrt import require_tensorrt
 
     with pytest.raises(MissingDependencyError, match="pip install tensorrt"):
         require_tensorrt()
@@ -67,7 +67,7 @@ def test_engine_build_cache_hit_and_rebuild(fake_trt, tmp_path):
 
     from fake_tensorrt import ENGINE_BYTES
 
-    from paragonsr2.export.tensorrt import TensorRTBackend
+    from paragonsr2.engine.tensorrt import TensorRTBackend
 
     trt = fake_trt()
     onnx_path = tmp_path / "m.onnx"
@@ -98,8 +98,8 @@ def test_engine_build_cache_hit_and_rebuild(fake_trt, tmp_path):
 
 
 def test_engine_build_failures_are_clear(fake_trt, tmp_path):
+    from paragonsr2.compile.tensorrt import build_engine
     from paragonsr2.errors import ParagonError
-    from paragonsr2.export.tensorrt import build_engine
 
     onnx_path = tmp_path / "m.onnx"
     onnx_path.write_bytes(b"x")

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_write  # noqa: F401 (re-exported: one atomic writer)
 from ..errors import CheckpointError, UnsafeCheckpointError
 
 StateDict = dict[str, torch.Tensor]
@@ -94,24 +94,6 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[StateDict, dict[str, str]]
         obj, metadata = _read_pickle(path)
         return unwrap_state_dict(obj, str(path)), metadata
     raise CheckpointError(f"{path}: unsupported file type {suffix!r}; use .safetensors, .pth, .pt or .ckpt.")
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Calls ``write(tmp_path)`` on a temporary file beside ``path``, then renames it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_safetensors(path: str | os.PathLike, state_dict: Mapping[str, torch.Tensor],

@@ -2,9 +2,11 @@
 on a natural image, keeps tiled output within a quarter 8-bit level of the untiled output."""
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+import weakref
 
+import torch
+
+from ..sample import sample_crop
 from .tiles import receptive_radius
 
 EXACT_LIMIT = 64  # LR px: up to this the exact receptive field is used (nano 28, anime 38, tiny 40)
@@ -15,14 +17,7 @@ PROBE_CORE = 32
 
 def _probe_image(size: int) -> torch.Tensor:
     """The bundled natural sample, mirrored out to size x size (natural statistics, deterministic)."""
-    from ..export.verify import SAMPLE_IMAGE
-    from ..imageio import read_image
-
-    img = read_image(SAMPLE_IMAGE)[:, :3]
-    while img.shape[-1] < size or img.shape[-2] < size:
-        ph, pw = min(img.shape[-2] - 1, size), min(img.shape[-1] - 1, size)
-        img = F.pad(img, (0, pw, 0, ph), mode="reflect")
-    return img[:, :, :size, :size].contiguous()
+    return sample_crop(size, size)
 
 
 @torch.inference_mode()
@@ -46,16 +41,15 @@ def measure_margin(model, exact: int) -> tuple[int, float]:
     return exact, 0.0
 
 
+_MARGINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {(scale, alpha): margin}
+
+
 def tile_margin(model) -> int:
-    """Margin for the tiler (cached on the model)."""
-    cached = getattr(model, "_paragonsr2_margin", None)
-    if cached is not None:
-        return cached
-    exact = receptive_radius(model.config, model.scale, model.upsampler_alpha)
-    integer = all(float(s).is_integer() for s in model.scale)
-    margin = exact if exact <= EXACT_LIMIT or not integer else measure_margin(model, exact)[0]
-    try:
-        model._paragonsr2_margin = margin
-    except AttributeError:
-        pass
-    return margin
+    """Margin for the tiler: cached per model object, for its current scale and upsampler alpha."""
+    key = (tuple(float(s) for s in model.scale), float(model.upsampler_alpha))
+    per_model = _MARGINS.setdefault(model, {})
+    if key not in per_model:
+        exact = receptive_radius(model.config, model.scale, model.upsampler_alpha)
+        integer = all(float(s).is_integer() for s in model.scale)
+        per_model[key] = exact if exact <= EXACT_LIMIT or not integer else measure_margin(model, exact)[0]
+    return per_model[key]

@@ -50,3 +50,10 @@ def auto_tile(num_feat: int, scale: tuple[float, float], margin: int, device: to
     fit = math.isqrt(max(int(budget / per_px), 1)) - 2 * margin
     tile = min(preferred, fit)
     return max(MIN_TILE, tile // ALIGN * ALIGN)
+
+
+def tile_bytes(num_feat: int, scale: tuple[float, float], margin: int, tile: int | None, elem_size: int = 4,
+               default_tile: int = 512) -> int:
+    """Working bytes of one forward pass over a tile of `tile` LR px (None: `default_tile`) plus margins."""
+    side = (tile or default_tile) + 2 * margin
+    return int(bytes_per_lr_pixel(num_feat, scale, elem_size) * side * side)

@@ -4,32 +4,20 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 
+from ..arch.geometry import BORDER_MODES, DEFAULT_BORDER, extend_border
 from ..arch.upsampler import target_size
 from ..errors import ParagonError, UpscaleCancelled
+from ..layouts import Layout, detect_layout, to_nchw  # noqa: F401 (part of the engine API)
+from .make import make_backend
 from .memory import MIN_TILE, auto_tile
+from .protocol import Backend
 from .tiles import Rect, output_rect, plan_tiles, split_rect
 
 log = logging.getLogger("paragonsr2")
 Progress = Callable[[int, int], None]
-Layout = Literal["auto", "BHWC", "BCHW"]
-
-
-def detect_layout(image: torch.Tensor) -> str:
-    """"BHWC" if the last dim is a channel count (1, 3, 4) and dim 1 is not, "BCHW" if the reverse;
-    when both could be channels (tiny images) ComfyUI's "BHWC" is assumed."""
-    if image.dim() != 4:
-        raise ParagonError(f"expected a 4-D image tensor [B,H,W,C] or [B,C,H,W], got shape {tuple(image.shape)}")
-    last, second = image.shape[-1] in (1, 3, 4), image.shape[1] in (1, 3, 4)
-    if last:
-        return "BHWC"
-    if second:
-        return "BCHW"
-    raise ParagonError(f"cannot tell the channels of an image of shape {tuple(image.shape)}: "
-                       "expected 1, 3 or 4 channels in [B,H,W,C] or [B,C,H,W]")
 
 
 class TileRunner:
@@ -64,8 +52,9 @@ class TileRunner:
         if self.cancel is not None and self.cancel():
             raise UpscaleCancelled("upscale cancelled")
 
-    def run(self, image: torch.Tensor, out: torch.Tensor) -> None:
-        """image [1,C,H,W] float32 CPU -> writes into out [1,C',Ho,Wo]."""
+    def run(self, image: torch.Tensor, out: torch.Tensor, pad: int = 0) -> None:
+        """image [1,C,H,W] float32 CPU, extended by `pad` px on every side -> writes into out [1,C',Ho,Wo]
+        (the output of the image without its extension: tiles cover only the original pixels)."""
         _, _, height, width = image.shape
         scale = self._integer_scale()
         if scale is None:  # nearest resize depends on the global size: run the whole image
@@ -73,7 +62,8 @@ class TileRunner:
             out.copy_(self.backend(image).clamp(0, 1))
             self._tick()
             return
-        queue = plan_tiles(height, width, self.tile)
+        queue = [Rect(r.y0 + pad, r.y1 + pad, r.x0 + pad, r.x1 + pad)
+                 for r in plan_tiles(height - 2 * pad, width - 2 * pad, self.tile)]
         while queue:
             self._check_cancel()
             core = queue[0]
@@ -86,7 +76,7 @@ class TileRunner:
                 queue = self._shrink(queue, e)
                 continue
             src = output_rect(Rect(core.y0 - box.y0, core.y1 - box.y0, core.x0 - box.x0, core.x1 - box.x0), scale)
-            dst = output_rect(core, scale)
+            dst = output_rect(Rect(core.y0 - pad, core.y1 - pad, core.x0 - pad, core.x1 - pad), scale)
             out[:, :, dst.y0:dst.y1, dst.x0:dst.x1].copy_(y[:, :, src.y0:src.y1, src.x0:src.x1]).clamp_(0, 1)
             queue.pop(0)
             self._tick()
@@ -115,11 +105,12 @@ def _to_model_channels(x: torch.Tensor, in_chans: int) -> torch.Tensor:
     raise ParagonError(f"the model takes {in_chans}-channel images, got {x.shape[1]} channels")
 
 
-def upscale_tensor(backend, image: torch.Tensor, *, margin: int, num_feat: int, tile="auto",
+def upscale_tensor(backend: Backend, image: torch.Tensor, *, tile="auto", border: str = DEFAULT_BORDER,
                    progress: Progress | None = None, cancel=None) -> torch.Tensor:
     """[B,C,H,W] (C = 1, 3 or 4) float -> [B,C,Ho,Wo] float32 CPU in [0,1].
 
-    margin: LR px of context per tile side; num_feat: feature channels (for the memory model).
+    border: how the image is extended by the backend's margin before the network ("replicate", "reflect",
+    or "zeros" for the network's own zero padding, exact to upstream); integer scales only.
 
     RGBA: RGB goes through the model; alpha is replicated to RGB, upscaled by the same model and
     averaged back to one channel (sharp, consistent edges). Grayscale: replicated to RGB, averaged back.
@@ -129,9 +120,11 @@ def upscale_tensor(backend, image: torch.Tensor, *, margin: int, num_feat: int, 
         raise ParagonError(f"image of size {width}x{height} is empty")
     if not image.is_floating_point():
         raise ParagonError(f"expected a float image in [0,1], got dtype {image.dtype}")
+    if border not in BORDER_MODES:
+        raise ParagonError(f"border {border!r} is not one of {', '.join(BORDER_MODES)}")
+    margin = backend.margin
     if tile == "auto":
-        tile = auto_tile(num_feat, backend.scale, margin, backend.device,
-                         elem_size=2 if getattr(backend, "dtype", torch.float32) != torch.float32 else 4)
+        tile = auto_tile(backend.num_feat, backend.scale, margin, backend.device, elem_size=backend.elem_size)
     elif tile in (None, 0, "none"):
         tile = None
     else:
@@ -139,6 +132,8 @@ def upscale_tensor(backend, image: torch.Tensor, *, margin: int, num_feat: int, 
         if tile < MIN_TILE:
             raise ParagonError(f"tile size {tile} is too small; use at least {MIN_TILE} or 'auto'")
     oh, ow = target_size(height, width, backend.scale)
+    integer = all(float(v).is_integer() for v in backend.scale)
+    pad = margin if integer and border != "zeros" else 0
     out = torch.empty(b, c, oh, ow, dtype=torch.float32)
     runner = TileRunner(backend, tile, margin, progress, cancel)
     passes = [(slice(0, c), c)] if c in (1, 3) and backend.in_chans in (1, 3) else [(slice(0, 3), 3), (slice(3, 4), 1)]
@@ -146,11 +141,43 @@ def upscale_tensor(backend, image: torch.Tensor, *, margin: int, num_feat: int, 
     for i in range(b):
         for channels, n in passes:
             x = image[i:i + 1, channels].to("cpu", torch.float32).contiguous()
-            x = _to_model_channels(x, backend.in_chans)
+            x = extend_border(_to_model_channels(x, backend.in_chans), pad, border)
             y = torch.empty(1, backend.out_chans, oh, ow, dtype=torch.float32)
-            runner.run(x, y)
+            runner.run(x, y, pad)
             out[i:i + 1, channels] = y if n == backend.out_chans else y.mean(1, keepdim=True)
-    overflow = getattr(backend, "overflow_tiles", 0)
+    overflow = backend.overflow_tiles
     if overflow:
         warnings.warn(f"{overflow} tile(s) overflowed in fp16 and were redone in fp32", stacklevel=2)
     return out
+
+
+def upscale(model, image: torch.Tensor, *, tile: int | str | None = "auto", backend: str | Backend = "pytorch",
+            precision: str = "auto", device=None, progress: Progress | None = None,
+            cancel: Callable[[], bool] | None = None, layout: Layout = "auto", border: str = DEFAULT_BORDER,
+            strict_upstream: bool = False) -> torch.Tensor:
+    """Upscales a batch of images with seamless tiles; returns float32 CPU in [0,1], same layout.
+
+    image: float tensor [B,H,W,C] (ComfyUI) or [B,C,H,W], C = 1, 3 or 4, values in [0,1], any
+    size from 1x1, any strides. The layout is "BHWC" when the last dim is 1, 3 or 4 (checked
+    first, as ComfyUI's IMAGE), else "BCHW" when dim 1 is; pass ``layout`` to force one.
+    model: a loaded model (``load_model``), a checkpoint path, or a Backend (``make_backend``).
+    backend: a backend name (see ``BACKENDS``) or a Backend.
+    tile: "auto" (fastest that fits), an int (LR core px), or None (whole image).
+    border: "replicate" (default), "reflect" or "zeros"; ``strict_upstream=True`` means "zeros" (the
+    network's own zero padding, as the upstream code runs it).
+    progress(done, total) is called per tile; cancel() returning True raises UpscaleCancelled.
+    The caller's model is never modified. Output is clamped to [0,1].
+    """
+    nchw, layout = to_nchw(image, layout)
+    if isinstance(model, Backend):
+        runner = model
+    elif isinstance(backend, Backend):
+        runner = backend
+    else:
+        runner = make_backend(model, backend, precision, device)
+    if runner.max_input is not None:  # engines with a shape profile
+        limit = runner.max_input - 2 * runner.margin
+        tile = limit if tile in ("auto", None, 0, "none") else min(int(tile), limit)
+    out = upscale_tensor(runner, nchw, tile=tile, border="zeros" if strict_upstream else border,
+                         progress=progress, cancel=cancel)
+    return out.movedim(1, -1).contiguous() if layout == "BHWC" else out

@@ -1,7 +1,7 @@
 """Tile geometry (pure): receptive field, even tile splits with context margins, crops.
 
 A tile is processed with ``margin`` LR pixels of real context on every side (clamped at the image
-border, where the model's own zero padding applies exactly as untiled) and only its core is kept,
+border, which the engine has extended first unless the border mode is "zeros") and only its core is kept,
 so tiled output equals untiled output whenever margin >= the receptive field.
 """
 from __future__ import annotations
@@ -9,15 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..arch.network import ParagonConfig
-
-
-def receptive_radius(config: ParagonConfig, scale: tuple[float, float], alpha: float = 0.5) -> int:
-    """LR pixels of context that can influence an output pixel (exact bound, per side)."""
-    per_block = max(config.band // 2, 1) + 1  # context (band or 3x3) + the depthwise 3x3
-    lr = 1 + config.num_groups * config.num_blocks * per_block + 1 + (3 if alpha > 0 else 0)
-    hr = 2 + (1 + 2 * config.hr_blocks if config.generation == "B" else 1) + 1  # resample, head, conv_out
-    return lr + math.ceil(hr / min(scale)) + 1
+from ..arch.geometry import receptive_radius  # noqa: F401 (part of the tile geometry API)
 
 
 @dataclass(frozen=True)

@@ -1,187 +1,86 @@
-"""Dynamic-shape ONNX export (FP32 / FP16) of a deploy-fused ParagonSR2, chaiNNer-compatible.
-
-One self-contained file; opset 17 by default, IR version <= 9 (chaiNNer's onnxruntime 1.17);
-input ``input`` / output ``output``, NCHW with fixed channels and dynamic batch/height/width; the
-nearest resize is a constant-scale Resize, so ONNX shape inference gives a concrete output size for
-a concrete input size (how chaiNNer detects the scale); metadata_props describe the model.
-"""
+"""ONNX files for users (fp32, fp16, int8), verified in ONNX Runtime against PyTorch before they are kept."""
 from __future__ import annotations
 
-import hashlib
-import io
-import os
-import warnings
+import copy
+import logging
+import tempfile
 from pathlib import Path
 
-import torch
-from torch import nn
+from ..compile.onnx import export_onnx_proto, finalize_graph, model_metadata_props, require_onnx, save_proto
+from ..compile.quantize import INT8_OUTPUT_CHANNELS, calibration_crops, quantize_until
+from ..engine.compare import CHECK_SIZES
+from ..engine.onnxruntime import require_onnxruntime
+from ..errors import ParagonError
+from ..fuse import as_deploy
+from ..sample import sample_crop
+from .verify import report_path, verify_onnx
 
-from .. import __version__
-from ..checkpoint.files import atomic_write
-from ..errors import MissingDependencyError, ParagonError
-from ..fuse import DeployParagonSR2, deploy_fuse
-
-MAX_IR_VERSION = 9
-DEFAULT_OPSET = 17
-
-
-def require_onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise MissingDependencyError("onnx", "ONNX export") from None
-    return onnx
+PRECISIONS = ("fp32", "fp16", "int8")
+log = logging.getLogger("paragonsr2")
 
 
-class _Exportable(nn.Module):
-    """Casts around the network: fp32 I/O with fp16 compute, or plain."""
-
-    def __init__(self, model: nn.Module, compute: torch.dtype, io_dtype: torch.dtype) -> None:
-        super().__init__()
-        self.model = model
-        self.compute, self.io_dtype = compute, io_dtype
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.compute != self.io_dtype:
-            x = x.to(self.compute)
-        y = self.model(x)
-        return y.to(self.io_dtype) if self.compute != self.io_dtype else y
+def check_onnx_target(path: Path, overwrite: bool) -> None:
+    """Refuses a wrong suffix, and (without `overwrite`) a file or report that is already there."""
+    if path.suffix.lower() != ".onnx":
+        raise ParagonError(f"{path}: ONNX files must end in .onnx")
+    existing = [str(p) for p in (path, report_path(path)) if p.exists()]
+    if existing and not overwrite:
+        raise ParagonError(f"{', '.join(existing)} exist(s); pass overwrite=True (--overwrite) to replace")
 
 
-def as_deploy(model: nn.Module) -> DeployParagonSR2:
-    if isinstance(model, DeployParagonSR2):
-        return model
-    fused = deploy_fuse(model)
-    fused.description = getattr(model, "description", None)
-    return fused
+def export_onnx(model, path, *, precision: str = "fp32", calib=None, calib_count: int = 32,
+                calib_size: int = 128, fp16_io: bool = False, opset: int = 17, overwrite: bool = False,
+                int8_symmetric: bool = False) -> dict:
+    """Exports and verifies; returns the verification report (also written as <name>.verify.json).
 
-
-def integer_scale(model: nn.Module) -> int:
-    sh, sw = model.scale
-    if sh != sw or not float(sh).is_integer():
-        raise ParagonError(f"ONNX export needs one integer scale (got {sh:g}x{sw:g}); chaiNNer and TensorRT "
-                           "detect and tile by an integer factor. Load the model with scale=2, 3 or 4.")
-    return int(sh)
-
-
-def model_metadata_props(model: nn.Module, precision: str) -> dict[str, str]:
-    desc = getattr(model, "description", None)
-    return {
-        "architecture": "ParagonSR2",
-        "scale": str(integer_scale(model)),
-        "variant": getattr(desc, "variant", "custom"),
-        "generation": model.config.generation,
-        "upsampler_alpha": f"{model.upsampler_alpha:g}",
-        "precision": precision,
-        "paragonsr2_version": __version__,
-    }
-
-
-def _torch_export(module: nn.Module, example: torch.Tensor, opset: int) -> bytes:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module, (example,), buf, dynamo=False, opset_version=opset,
-            input_names=["input"], output_names=["output"], do_constant_folding=True,
-            dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
-                          "output": {0: "batch", 2: "out_height", 3: "out_width"}})
-    return buf.getvalue()
-
-
-def finalize_graph(proto, metadata: dict[str, str]):
-    """Caps the IR version, clears inferred output H/W (so shape inference recomputes them), adds metadata."""
-    proto.ir_version = min(proto.ir_version, MAX_IR_VERSION)
-    out_shape = proto.graph.output[0].type.tensor_type.shape
-    for i in (2, 3):
-        out_shape.dim[i].Clear()
-        out_shape.dim[i].dim_param = ("out_height", "out_width")[i - 2]
-    del proto.graph.value_info[:]
-    del proto.metadata_props[:]
-    for k, v in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
-    proto.producer_name = "paragonsr2"
-    proto.producer_version = __version__
-    return proto
-
-
-def export_onnx_proto(model: nn.Module, precision: str = "fp32", fp16_io: bool = False, opset: int = DEFAULT_OPSET):
-    """An in-memory ONNX ModelProto of ``model`` (deploy-fused first) in fp32 or fp16."""
-    onnx = require_onnx()
-    if precision not in ("fp32", "fp16"):
-        raise ParagonError(f"export_onnx_proto makes fp32 or fp16 graphs, not {precision!r} (INT8 is "
-                           "made from the fp32 graph by quantize)")
-    fused = as_deploy(model).cpu()
-    integer_scale(fused)
-    compute = torch.float16 if precision == "fp16" else torch.float32
-    io_dtype = compute if fp16_io else torch.float32
-    import copy
-
-    net = copy.deepcopy(fused).to(compute).eval()
-    net.transposed_upsample = False  # Resize + separable filter: faster in ONNX Runtime (see fuse.py)
-    module = _Exportable(net, compute, io_dtype).eval()
-    example = torch.rand(1, fused.config.in_chans, 32, 32, dtype=io_dtype)
-    with torch.no_grad():
-        data = _torch_export(module, example, opset)
-    proto = onnx.load_from_string(data)
-    meta = model_metadata_props(fused, precision + ("-io16" if fp16_io and precision == "fp16" else ""))
-    return finalize_graph(proto, meta)
-
-
-def save_proto(proto, path: str | os.PathLike) -> Path:
-    """Writes one self-contained .onnx file atomically."""
-    onnx = require_onnx()
-    data = proto.SerializeToString()
-    if len(data) > 2_000_000_000:
-        raise ParagonError("the model is too large for a single-file ONNX (2 GB protobuf limit)")
-    onnx.checker.check_model(proto)
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            f.write(data)
-    return atomic_write(path, write)
-
-
-def inferred_output_hw(proto, height: int, width: int) -> tuple[int | None, int | None]:
-    """Output H, W that ONNX shape inference (strict) gives for a concrete input size, as chaiNNer does."""
-    onnx = require_onnx()
-    probe = type(proto)()
-    probe.CopyFrom(proto)
-    dims = probe.graph.input[0].type.tensor_type.shape.dim
-    for i, v in ((0, 1), (2, height), (3, width)):
-        dims[i].Clear()
-        dims[i].dim_value = v
-    inferred = onnx.shape_inference.infer_shapes(probe, strict_mode=True)
-    out = inferred.graph.output[0].type.tensor_type.shape.dim
-    get = lambda d: d.dim_value if d.HasField("dim_value") else None  # noqa: E731
-    return get(out[2]), get(out[3])
-
-
-def content_hash(model: nn.Module) -> str:
-    """A hash of the weights, scale and alpha (names the cached exports)."""
-    h = hashlib.sha256()
-    for k, v in model.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    h.update(repr((tuple(model.scale), model.upsampler_alpha)).encode())
-    return h.hexdigest()[:16]
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("PARAGONSR2_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "paragonsr2")
-    return Path(root)
-
-
-def cached_onnx(model: nn.Module, precision: str = "fp32") -> Path:
-    """An exported (and verified) ONNX file for this model in the cache, made on first use."""
-    from .verify import verify_onnx
-
+    ``int8_symmetric``: int8 activations with zero point 0 (what TensorRT accepts) instead of ONNX
+    Runtime's faster uint8 ones."""
+    require_onnx()
+    require_onnxruntime("ONNX export (verified with ONNX Runtime)")
+    if precision not in PRECISIONS:
+        raise ParagonError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    path = Path(path)
+    check_onnx_target(path, overwrite)
     fused = as_deploy(model)
-    path = cache_dir() / "onnx" / f"{content_hash(fused)}_{precision}.onnx"
-    if not path.is_file():
-        proto = export_onnx_proto(fused, precision)
-        save_proto(proto, path)
-        verify_onnx(fused, path, precision)
-    return path
+    extra = None
+    if precision == "int8":
+        extra = {"int8": _write_int8(fused, path, calib, calib_count, calib_size, opset, int8_symmetric)}
+    else:
+        save_proto(export_onnx_proto(fused, precision, fp16_io=fp16_io, opset=opset), path)
+    report = verify_onnx(fused, path, precision, extra=extra)
+    report["path"] = str(path)
+    return report
+
+
+def _write_int8(fused, path: Path, calib, calib_count: int, calib_size: int, opset: int, symmetric: bool) -> dict:
+    """Quantizes a widened fp32 graph on the calibration crops into `path`; returns the INT8 summary."""
+    import onnx
+
+    crops = calibration_crops(calib, calib_count, calib_size)
+    net = copy.deepcopy(fused).cpu().float()
+    net.pad_output_channels(INT8_OUTPUT_CHANNELS)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        fp32_proto = export_onnx_proto(net, "fp32", opset=opset)
+        save_proto(fp32_proto, fp32)
+        names = [n.name for n in fp32_proto.graph.node if n.op_type == "Conv"]
+        net.transposed_upsample = False  # the graph's op structure (see compile.onnx.export_onnx_proto)
+        natural = [sample_crop(h, w).numpy() for h, w in CHECK_SIZES]  # the bundled photo
+        keep, worthy = quantize_until(fp32, path, crops, net, names, symmetric=symmetric, check_inputs=natural)
+    meta = model_metadata_props(fused, "int8")
+    meta["int8_float_convs"] = str(len(keep))
+    meta["int8_activations"] = "int8 symmetric" if symmetric else "uint8"
+    save_proto(finalize_graph(onnx.load(str(path)), meta), path)
+    return int8_summary(names, keep, worthy)
+
+
+def int8_summary(convs: list[str], kept_float: list[str], worthy: list[str]) -> dict:
+    """What INT8 quantized; a note when convs that int8 speeds up had to stay float for accuracy."""
+    slow = [n for n in worthy if n in kept_float]
+    summary = {"convs": len(convs), "int8_convs": len(convs) - len(kept_float), "float_convs": len(kept_float)}
+    if slow:
+        summary["note"] = (f"{len(slow)} of the {len(worthy)} convs that run faster in int8 stayed float to keep "
+                           "the output accurate (this model's activations do not fit 8 bits well): expect "
+                           "little or no speed-up over FP32; FP32 or FP16 may serve better")
+        log.warning("INT8: %s", summary["note"])
+    return summary

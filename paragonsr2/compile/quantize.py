@@ -12,47 +12,77 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import write_bytes
 from ..errors import MissingDependencyError, ParagonError
+from ..imageio import IMAGE_EXT, read_image
+from ..layouts import to_nchw
+from ..numerics import psnr
+
+
+def _crop(img: torch.Tensor, size: int, g: torch.Generator) -> np.ndarray:
+    """A random size x size RGB crop [1,3,S,S] float32 of [1,C,H,W] (smaller images are resized up)."""
+    img = img[:, :3].float()
+    if img.shape[1] == 1:
+        img = img.expand(-1, 3, -1, -1)
+    h, w = img.shape[-2:]
+    if h < size or w < size:
+        img = torch.nn.functional.interpolate(img, size=(max(h, size), max(w, size)), mode="bilinear")
+        h, w = img.shape[-2:]
+    y = int(torch.randint(h - size + 1, (), generator=g))
+    x = int(torch.randint(w - size + 1, (), generator=g))
+    return img[:, :, y:y + size, x:x + size].contiguous().numpy().astype(np.float32)
+
+
+def _calibration_files(source) -> list[Path]:
+    if isinstance(source, (str, os.PathLike)):
+        folder = Path(source)
+        if not folder.is_dir():
+            raise ParagonError(f"calibration folder {folder} does not exist (INT8 needs --calib DIR: a folder of "
+                               "typical images)")
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXT)
+        if not files:
+            raise ParagonError(f"no images (.png/.jpg/.webp...) in calibration folder {folder}")
+        return files
+    return list(source)
 
 
 def calibration_crops(source, count: int = 32, size: int = 128, seed: int = 0) -> list[np.ndarray]:
     """``count`` random ``size``x``size`` RGB crops [1,3,S,S] float32 from a folder, file list or tensors.
 
-    source: a folder of images, a list of paths, or a tensor/list of tensors ([B,H,W,C] or [B,C,H,W]).
-    Images smaller than the crop are used whole (resized up).
+    source: a folder of images (searched recursively), a list of paths, or a tensor/list of tensors
+    ([B,H,W,C] or [B,C,H,W]). At most ``count`` images are read, each cropped as it is read (memory stays
+    bounded by one image plus the crops; several crops per image when there are fewer images than ``count``);
+    files that cannot be read are skipped. Images smaller than the
+    crop are resized up.
     """
-    from ..engine.run import detect_layout
-    from ..imageio import IMAGE_EXT, read_image
-
     if source is None:
-        raise ParagonError("INT8 needs calibration images: pass a folder (--calib DIR) or an IMAGE batch")
-    images: list[torch.Tensor] = []
-    if isinstance(source, (str, os.PathLike)):
-        folder = Path(source)
-        if not folder.is_dir():
-            raise ParagonError(f"calibration folder {folder} does not exist")
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXT)
-        if not files:
-            raise ParagonError(f"no images (.png/.jpg/.webp...) in calibration folder {folder}")
-        images = [read_image(p)[:, :3] for p in files]
-    elif isinstance(source, torch.Tensor):
-        t = source if detect_layout(source) == "BCHW" else source.movedim(-1, 1)
-        images = [t[i:i + 1, :3].float() for i in range(t.shape[0])]
-    else:
-        images = [read_image(p)[:, :3] if isinstance(p, (str, os.PathLike)) else p for p in source]
+        raise ParagonError("INT8 needs calibration images: pass --calib DIR (a folder of typical images) or, "
+                           "from Python, calib=<folder, list of files or image tensor>")
     g = torch.Generator().manual_seed(seed)
-    crops = []
-    for i in range(count):
-        img = images[i % len(images)]
-        if img.shape[1] == 1:
-            img = img.expand(-1, 3, -1, -1)
-        h, w = img.shape[-2:]
-        if h < size or w < size:
-            img = torch.nn.functional.interpolate(img, size=(max(h, size), max(w, size)), mode="bilinear")
-            h, w = img.shape[-2:]
-        y = int(torch.randint(h - size + 1, (), generator=g))
-        x = int(torch.randint(w - size + 1, (), generator=g))
-        crops.append(img[:, :, y:y + size, x:x + size].contiguous().numpy().astype(np.float32))
+    if isinstance(source, torch.Tensor):
+        t, _ = to_nchw(source)
+        items = [t[i:i + 1] for i in range(t.shape[0])]
+    else:
+        items = _calibration_files(source)
+    per_image = -(-count // max(1, min(len(items), count)))  # crops per image read
+    crops, skipped = [], []
+    for item in items:
+        if len(crops) >= count:
+            break
+        if isinstance(item, torch.Tensor):
+            img = item if item.dim() == 4 else item.unsqueeze(0)
+        else:
+            try:
+                img = read_image(item)
+            except ParagonError as e:
+                skipped.append(f"{item}: {e}")
+                continue
+        crops += [_crop(img, size, g) for _ in range(min(per_image, count - len(crops)))]
+        del img
+    if not crops:
+        raise ParagonError("no calibration image could be read: " + "; ".join(skipped[:3]))
+    made = len(crops)  # unreadable files left gaps: repeat the crops made
+    crops += [crops[i % made] for i in range(count - made)]
     return crops
 
 
@@ -100,7 +130,6 @@ class _Simulator:
     @torch.no_grad()
     def psnr(self, quantized: list[int]) -> float:
         """Output PSNR (dB) against float when the convs at these execution indices are int8."""
-        from .verify import psnr
 
         saved, hooks = [], []
         for i in quantized:
@@ -204,12 +233,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
                                        # float weights behind a Q/DQ pair (the pattern its own tools emit)
                                        "QuantizeBias": not symmetric, "AddQDQPairToWeight": symmetric})
         data = tmp_out.read_bytes()
-    from ..checkpoint.files import atomic_write
-
-    def write(path: str) -> None:
-        with open(path, "wb") as f:
-            f.write(data)
-    return atomic_write(out_path, write)
+    return write_bytes(out_path, data)
 
 
 def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn.Module, conv_names: list[str],
@@ -221,8 +245,6 @@ def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn
     ``target_db``, first with FAST_OPS, then with SAFE_OPS. Returns the names of the convs kept in float
     and of the int8-worthy ones (the file at ``out_path`` is the last, passing or best-effort, one)."""
     import onnxruntime as ort
-
-    from .verify import psnr
 
     keep0, order, n = sensitivity_order(model, crops, target_db)
     if n != len(conv_names):

@@ -1,0 +1,159 @@
+"""Dynamic-shape ONNX export (FP32 / FP16) of a deploy-fused ParagonSR2, chaiNNer-compatible.
+
+One self-contained file; opset 17 by default, IR version <= 9 (chaiNNer's onnxruntime 1.17);
+input ``input`` / output ``output``, NCHW with fixed channels and dynamic batch/height/width; the
+nearest resize is a constant-scale Resize, so ONNX shape inference gives a concrete output size for
+a concrete input size (how chaiNNer detects the scale); metadata_props describe the model.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..atomic import atomic_write
+from ..errors import MissingDependencyError, ParagonError
+from ..fuse import as_deploy
+from ..version import __version__
+
+MAX_IR_VERSION = 9
+DEFAULT_OPSET = 17
+
+
+def require_onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise MissingDependencyError("onnx", "ONNX export") from None
+    return onnx
+
+
+class _Exportable(nn.Module):
+    """Casts around the network: fp32 I/O with fp16 compute, or plain."""
+
+    def __init__(self, model: nn.Module, compute: torch.dtype, io_dtype: torch.dtype) -> None:
+        super().__init__()
+        self.model = model
+        self.compute, self.io_dtype = compute, io_dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.compute != self.io_dtype:
+            x = x.to(self.compute)
+        y = self.model(x)
+        return y.to(self.io_dtype) if self.compute != self.io_dtype else y
+
+
+def integer_scale(model: nn.Module) -> int:
+    sh, sw = model.scale
+    if sh != sw or not float(sh).is_integer():
+        raise ParagonError(f"ONNX export needs one integer scale (got {sh:g}x{sw:g}); chaiNNer and TensorRT "
+                           "detect and tile by an integer factor. Load the model with scale=2, 3 or 4.")
+    return int(sh)
+
+
+def model_metadata_props(model: nn.Module, precision: str) -> dict[str, str]:
+    desc = getattr(model, "description", None)
+    return {
+        "architecture": "ParagonSR2",
+        "scale": str(integer_scale(model)),
+        "variant": getattr(desc, "variant", "custom"),
+        "generation": model.config.generation,
+        "upsampler_alpha": f"{model.upsampler_alpha:g}",
+        "precision": precision,
+        "paragonsr2_version": __version__,
+    }
+
+
+def _torch_export(module: nn.Module, example: torch.Tensor, opset: int) -> bytes:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module, (example,), buf, dynamo=False, opset_version=opset,
+            input_names=["input"], output_names=["output"], do_constant_folding=True,
+            dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
+                          "output": {0: "batch", 2: "out_height", 3: "out_width"}})
+    return buf.getvalue()
+
+
+def finalize_graph(proto, metadata: dict[str, str]):
+    """Caps the IR version, clears inferred output H/W (so shape inference recomputes them), adds metadata."""
+    proto.ir_version = min(proto.ir_version, MAX_IR_VERSION)
+    out_shape = proto.graph.output[0].type.tensor_type.shape
+    for i in (2, 3):
+        out_shape.dim[i].Clear()
+        out_shape.dim[i].dim_param = ("out_height", "out_width")[i - 2]
+    del proto.graph.value_info[:]
+    del proto.metadata_props[:]
+    for k, v in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    proto.producer_name = "paragonsr2"
+    proto.producer_version = __version__
+    return proto
+
+
+def export_onnx_proto(model: nn.Module, precision: str = "fp32", fp16_io: bool = False, opset: int = DEFAULT_OPSET):
+    """An in-memory ONNX ModelProto of ``model`` (deploy-fused first) in fp32 or fp16."""
+    onnx = require_onnx()
+    if precision not in ("fp32", "fp16"):
+        raise ParagonError(f"export_onnx_proto makes fp32 or fp16 graphs, not {precision!r} (INT8 is "
+                           "made from the fp32 graph by quantize)")
+    fused = as_deploy(model).cpu()
+    integer_scale(fused)
+    compute = torch.float16 if precision == "fp16" else torch.float32
+    io_dtype = compute if fp16_io else torch.float32
+    net = copy.deepcopy(fused).to(compute).eval()
+    net.transposed_upsample = False  # Resize + separable filter: faster in ONNX Runtime (see fuse.py)
+    module = _Exportable(net, compute, io_dtype).eval()
+    example = torch.rand(1, fused.config.in_chans, 32, 32, dtype=io_dtype)
+    with torch.no_grad():
+        data = _torch_export(module, example, opset)
+    proto = onnx.load_from_string(data)
+    meta = model_metadata_props(fused, precision + ("-io16" if fp16_io and precision == "fp16" else ""))
+    return finalize_graph(proto, meta)
+
+
+def save_proto(proto, path: str | os.PathLike) -> Path:
+    """Writes one self-contained .onnx file atomically."""
+    onnx = require_onnx()
+    data = proto.SerializeToString()
+    if len(data) > 2_000_000_000:
+        raise ParagonError("the model is too large for a single-file ONNX (2 GB protobuf limit)")
+    onnx.checker.check_model(proto)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return atomic_write(path, write)
+
+
+def inferred_output_hw(proto, height: int, width: int) -> tuple[int | None, int | None]:
+    """Output H, W that ONNX shape inference (strict) gives for a concrete input size, as chaiNNer does."""
+    onnx = require_onnx()
+    probe = type(proto)()
+    probe.CopyFrom(proto)
+    dims = probe.graph.input[0].type.tensor_type.shape.dim
+    for i, v in ((0, 1), (2, height), (3, width)):
+        dims[i].Clear()
+        dims[i].dim_value = v
+    inferred = onnx.shape_inference.infer_shapes(probe, strict_mode=True)
+    out = inferred.graph.output[0].type.tensor_type.shape.dim
+    get = lambda d: d.dim_value if d.HasField("dim_value") else None  # noqa: E731
+    return get(out[2]), get(out[3])
+
+
+def cached_onnx(model: nn.Module, precision: str = "fp32", accept: Callable[[Path], None] | None = None) -> Path:
+    """The ONNX file of `model` in the artifact cache, exported on first use. A new entry is published only
+    after `accept(tmp_path)` returns (callers pass a verification that raises on failure)."""
+    from .cache import cache_dir, cached, content_hash
+
+    fused = as_deploy(model)
+    path = cache_dir() / "onnx" / f"{content_hash(fused, precision)}_{precision}.onnx"
+    return cached(path, lambda tmp: save_proto(export_onnx_proto(fused, precision), tmp), accept)
