@@ -72,6 +72,13 @@ def test_convert_roundtrip(tmp_path):
     assert main(["convert", str(DEFAULT_MODEL), str(out), "--fuse"]) == 0
     assert main(["convert", str(DEFAULT_MODEL), str(out)]) == 2  # exists
     assert main(["info", str(out)]) == 0
+    from safetensors import safe_open
+
+    plain = tmp_path / "upstream.safetensors"
+    assert main(["convert", str(DEFAULT_MODEL), str(plain), "--upstream"]) == 0
+    with safe_open(str(out), "pt") as ours, safe_open(str(plain), "pt") as theirs:
+        extra = set(ours.keys()) - set(theirs.keys())
+    assert extra and all(k.startswith("paragonsr2_") for k in extra)
 
 
 @pytest.mark.parametrize("argv, option", [

@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("output", help="OUT.safetensors (never replaced without --overwrite)")
     p.add_argument("--fuse", action="store_true", help="release fusion (drop the kernel generator)")
+    p.add_argument("--upstream", action="store_true",
+                   help="exactly upstream's keys (no paragonsr2_* scale/alpha keys), for upstream code's strict load")
     p.add_argument("--overwrite", action="store_true")
     _model_args(p)
 

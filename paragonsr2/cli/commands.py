@@ -55,7 +55,7 @@ def cmd_convert(args) -> int:
     if out.suffix.lower() != ".safetensors":
         raise ParagonError(f"{out}: convert writes .safetensors files; name the output OUT.safetensors")
     model = load(args.model, args, fuse="release" if args.fuse else False)
-    save_model(model, out)
+    save_model(model, out, upstream=args.upstream)
     print(f"wrote {out}")
     return EXIT_OK
 
