@@ -34,7 +34,7 @@ def scale_warning(model_or_description, scale: Scale | None = None) -> str | Non
     scale is unknown (stored nowhere) give None.
     """
     desc = model_or_description
-    for attribute in ("model", "description"):  # a spandrel descriptor holds the model, which holds it
+    for attribute in ("model", "net", "description"):  # spandrel descriptor -> (BorderPad ->) model -> it
         if not hasattr(desc, "trained_scale"):  # by attribute: ComfyUI may import the pack a second time
             desc = getattr(desc, attribute, desc)
     if not hasattr(desc, "trained_scale"):
