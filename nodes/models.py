@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import weakref
 from collections import OrderedDict
 
 from ..paragonsr2 import load_model
+from ..paragonsr2.checkpoint import scale_warning
 from ..paragonsr2.engine import BACKENDS, PRECISIONS, is_paragon, make_backend, unwrap, upscale
 from ..paragonsr2.engine.memory import tile_bytes
 from ..paragonsr2.errors import ParagonError, UpscaleCancelled
+from ..paragonsr2.validate import SCALE, UPSAMPLER_ALPHA
 from . import bridge
 from .spec import In, NodeSpec, Out
 
+log = logging.getLogger("paragonsr2")
 SCALES = ["auto", "1", "2", "3", "4", "custom"]
 TILES = ["auto", "none", "128", "192", "256", "384", "512", "768", "1024"]
 MODEL_OUT = Out("UPSCALE_MODEL", "upscale_model", "A spandrel model descriptor; works with ComfyUI's core "
@@ -19,29 +23,11 @@ MODEL_OUT = Out("UPSCALE_MODEL", "upscale_model", "A spandrel model descriptor; 
 
 
 def describe_model(descriptor) -> str:
-    desc = getattr(descriptor, "paragonsr2", None) or getattr(descriptor.model, "description", None)
+    desc = unwrap(descriptor).description if is_paragon(descriptor) else None
     if desc is None:
         raise ParagonError("this upscale model is not a ParagonSR2 model (load it with 'Load ParagonSR2 Model' "
                            "or ComfyUI's 'Load Upscale Model')")
     return str(desc)
-
-
-def wrap_descriptor(model):
-    """A spandrel ImageModelDescriptor around our model, as ComfyUI's core nodes expect."""
-    from spandrel import ImageModelDescriptor
-
-    from ..paragonsr2.spandrel_arch import ParagonSR2Arch
-
-    desc = model.description
-    scale = desc.scale[0]
-    out = ImageModelDescriptor(model, model.state_dict(), architecture=ParagonSR2Arch(),
-                               purpose="SR" if scale != 1 else "Restoration",
-                               tags=[desc.variant, f"gen{desc.generation}"], supports_half=True,
-                               supports_bfloat16=True, scale=int(scale) if float(scale).is_integer() else scale,
-                               input_channels=desc.in_chans, output_channels=desc.out_chans)
-    out.paragonsr2 = desc
-    bridge.attach_patcher(out)
-    return out
 
 
 def run_loader(model_name, scale, scale_value, upsampler_alpha, alpha_value, fusion, unique_id=None):
@@ -51,7 +37,7 @@ def run_loader(model_name, scale, scale_value, upsampler_alpha, alpha_value, fus
     fuse = {"deploy": True, "release": "release", "none": False}[fusion]
     model = load_model(path, scale=scale_arg, upsampler_alpha=alpha_arg, fuse=fuse)
     desc = model.description
-    return (wrap_descriptor(model), str(desc)), {"paragonsr2_info": [json.dumps(desc.to_dict())]}
+    return (bridge.model_descriptor(model), str(desc)), {"paragonsr2_info": [json.dumps(desc.to_dict())]}
 
 
 LOADER = NodeSpec(
@@ -61,12 +47,12 @@ LOADER = NodeSpec(
     inputs=[
         In("model_name", bridge.upscale_model_names, "A checkpoint in models/upscale_models"),
         In("scale", SCALES, "auto: file metadata, then the file name (2x..., ..._x4), then 2", default="auto"),
-        In("scale_value", "FLOAT", "Used when scale is 'custom' (any positive value)", default=2.0, min=0.25,
-           max=16.0, step=0.05),
+        In("scale_value", "FLOAT", f"Used when scale is 'custom' ({SCALE})", default=2.0, min=SCALE.lo,
+           max=SCALE.hi, step=0.05),
         In("upsampler_alpha", ["auto", "custom"], "auto: file metadata, else the generation's default "
            "(A: 1.0, B: 0.5)", default="auto"),
         In("alpha_value", "FLOAT", "Sharpening of the magic upsampler when 'custom' (0 soft .. 1 sharp)",
-           default=0.5, min=0.0, max=1.0, step=0.05),
+           default=0.5, min=UPSAMPLER_ALPHA.lo, max=UPSAMPLER_ALPHA.hi, step=0.05),
         In("fusion", ["deploy", "release", "none"], "deploy: fastest inference (folded convs); release: "
            "upstream's fuse_for_release; none: the file as is", default="deploy"),
     ],
@@ -99,6 +85,10 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     if not is_paragon(model):
         raise ParagonError("'Upscale Image (ParagonSR2)' runs ParagonSR2 models only; use ComfyUI's 'Upscale "
                            "Image (using Model)' for other architectures")
+    warning = scale_warning(model)
+    if warning:
+        log.warning("%s", warning)
+        bridge.status_text(f"warning: {warning}", unique_id)
     device = bridge.torch_device()
     tile_arg = int(tile) if tile.isdigit() else {"auto": "auto", "none": None}[tile]
     runner = _backend_for(model, backend, precision, device, unique_id)

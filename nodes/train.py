@@ -16,7 +16,7 @@ from ..trainer.presets import DEGRADATION_PRESETS, START_FROM, short_run_config
 from ..trainer.publish import publish
 from ..trainer.report import summary
 from . import bridge
-from .models import MODEL_OUT, wrap_descriptor
+from .models import MODEL_OUT
 from .spec import In, NodeSpec, Out
 
 
@@ -69,7 +69,7 @@ def run_train(dataset_folder, variant, scale, steps, batch, patch, learning_rate
     out, note = publish(result.ema_path, bridge.upscale_models_dir(), stem, run_dir)
     start = f"fine-tuned from {Path(cfg.pretrained).name}" if cfg.pretrained else "trained from scratch"
     text = "\n".join(line for line in (summary(result, out), start, note, f"run state: {run_dir}") if line)
-    return (wrap_descriptor(load_model(out, fuse=True)), text), {"text": [text]}
+    return (bridge.model_descriptor(load_model(out, fuse=True)), text), {"text": [text]}
 
 
 TRAIN = NodeSpec(

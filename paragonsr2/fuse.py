@@ -8,15 +8,20 @@ kernels and the sharpen blend folded into convolutions; outputs equal within flo
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .arch.blocks import NEGATIVE_SLOPE, DynamicTransformer, ParagonBlockV2, ReparamDWConv
+from .arch.geometry import BorderPad
 from .arch.network import ParagonSR2
 from .arch.upsampler import Scale, scale_pair, target_size
 from .errors import ParagonError
+
+if TYPE_CHECKING:
+    from .description import ModelDescription
 
 
 def release_fuse(model: ParagonSR2) -> ParagonSR2:
@@ -109,7 +114,10 @@ class DeployParagonSR2(nn.Module):
     """Inference-only ParagonSR2 with everything foldable folded. Same call contract as ParagonSR2.
 
     The sharpen blend ``x + a(S(x) - x)`` becomes one 7x7 depthwise conv on LR features.
+    ``description`` is carried over from the model it was folded from (None for a network built in code).
     """
+
+    description: ModelDescription | None = None
 
     def __init__(self, model: ParagonSR2) -> None:
         super().__init__()
@@ -260,8 +268,18 @@ def network_kind(model) -> str | None:
     return None
 
 
+def unwrap(model):
+    """The network inside a spandrel descriptor (ComfyUI's loaders) and a BorderPad wrapper; else `model`."""
+    if not isinstance(model, nn.Module) and isinstance(getattr(model, "model", None), nn.Module):
+        model = model.model  # a spandrel ImageModelDescriptor
+    if type(model).__name__ == BorderPad.__name__ and isinstance(getattr(model, "net", None), nn.Module):
+        model = model.net  # by name too: ComfyUI may import the pack a second time
+    return model
+
+
 def as_deploy(model: nn.Module) -> DeployParagonSR2:
-    """``model`` itself when already deploy-fused, else a folded copy carrying its description."""
+    """``model`` (unwrapped) itself when already deploy-fused, else a folded copy carrying its description."""
+    model = unwrap(model)
     kind = network_kind(model)
     if kind == "deploy":
         return model

@@ -10,6 +10,7 @@ import torch
 from spandrel import MAIN_REGISTRY, Architecture, ArchSupport, ImageModelDescriptor, ModelTiling
 from spandrel.util import KeyCondition
 
+from .arch.geometry import BorderPad
 from .arch.network import ParagonSR2
 from .checkpoint.detect import COMMON_KEYS, detect_config
 from .checkpoint.load import load_model
@@ -38,8 +39,8 @@ def descriptor(model: torch.nn.Module, architecture: ParagonSR2Arch | None = Non
     loading and by the pack's loader node). ``model.description`` gives scale, channels and tags."""
     desc = model.description
     scale = desc.scale[0]
-    return ImageModelDescriptor(
-        model, model.state_dict(), architecture=architecture or ParagonSR2Arch(),
+    return ImageModelDescriptor(  # BorderPad: ComfyUI's core node gets the same clean borders as upscale()
+        BorderPad(model), model.state_dict(), architecture=architecture or ParagonSR2Arch(),
         purpose="SR" if scale != 1 else "Restoration",
         tags=[desc.variant, f"gen{desc.generation}", f"{desc.num_feat}nf"],
         supports_half=True, supports_bfloat16=True,

@@ -11,10 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import BORDER_MODES, DEFAULT_BORDER  # noqa: F401 (one definition, torch-free)
 from .network import ParagonConfig
-
-BORDER_MODES = ("replicate", "reflect", "zeros")  # "zeros": the network's own padding, exact to upstream
-DEFAULT_BORDER = "replicate"
 
 
 def receptive_radius(config: ParagonConfig, scale: tuple[float, float], alpha: float = 0.5) -> int:
@@ -52,6 +50,22 @@ class BorderPad(nn.Module):
         if mode not in BORDER_MODES:
             raise ValueError(f"border mode {mode!r} is not one of {', '.join(BORDER_MODES)}")
         self.net, self.mode, self.pad = net, mode, pad
+
+    @property
+    def scale(self):
+        return self.net.scale
+
+    @property
+    def config(self):
+        return self.net.config
+
+    @property
+    def upsampler_alpha(self) -> float:
+        return self.net.upsampler_alpha
+
+    @property
+    def description(self):
+        return getattr(self.net, "description", None)
 
     def border_pad(self) -> int:
         scale = tuple(self.net.scale)

@@ -6,15 +6,15 @@ from __future__ import annotations
 import torch
 
 from ..errors import ParagonError
+from ..validate import BACKENDS  # noqa: F401 (the lists live in validate: torch-free for --help)
+from ..validate import RUN_PRECISIONS as PRECISIONS  # noqa: F401 (the union offered in menus)
 
-BACKENDS = ("pytorch", "onnxruntime", "tensorrt")
 # precisions each backend runs, on (CPU, CUDA); "auto" is always allowed
 BACKEND_PRECISIONS = {
     "pytorch": (("fp32", "bf16"), ("fp32", "fp16", "bf16")),
     "onnxruntime": (("fp32",), ("fp32", "fp16")),
     "tensorrt": ((), ("fp32", "fp16")),
 }
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # the union offered in menus
 
 
 def resolve_device(device) -> torch.device:

@@ -5,11 +5,10 @@ import os
 
 import torch
 
-from ..arch.geometry import BorderPad
 from ..checkpoint import load_model
 from ..compile.onnx import cached_onnx
 from ..errors import ParagonError
-from ..fuse import as_deploy, network_kind
+from ..fuse import as_deploy, network_kind, unwrap
 from .choices import BACKENDS, resolve_device, resolve_precision
 from .compare import require_onnx_match
 from .margin import tile_margin
@@ -17,13 +16,6 @@ from .onnxruntime import OrtBackend
 from .protocol import Backend
 from .pytorch import TorchBackend
 from .tensorrt import TensorRTBackend
-
-
-def unwrap(model):
-    """The network inside a spandrel descriptor (ComfyUI's loaders) and a BorderPad wrapper; else `model`."""
-    if not isinstance(model, torch.nn.Module) and isinstance(getattr(model, "model", None), torch.nn.Module):
-        model = model.model  # a spandrel ImageModelDescriptor
-    return model.net if type(model).__name__ == BorderPad.__name__ and hasattr(model, "net") else model
 
 
 def is_paragon(model) -> bool:

@@ -7,11 +7,11 @@ from pathlib import Path
 from ..compile.onnx import export_onnx_proto, inferred_output_hw, integer_scale, save_proto
 from ..errors import ParagonError
 from ..fuse import as_deploy
+from ..validate import EXPORT_FORMATS as FORMATS
 from .onnx import PRECISIONS, export_onnx, int8_summary
 from .tensorrt import build_engine_for_model
 from .verify import summary_line, verify_onnx
 
-FORMATS = ("onnx", "tensorrt")
 log = logging.getLogger("paragonsr2")
 
 

@@ -13,9 +13,9 @@ from ..engine.onnxruntime import require_onnxruntime
 from ..errors import ParagonError
 from ..fuse import as_deploy
 from ..sample import sample_crop
+from ..validate import EXPORT_PRECISIONS as PRECISIONS
 from .verify import report_path, verify_onnx
 
-PRECISIONS = ("fp32", "fp16", "int8")
 log = logging.getLogger("paragonsr2")
 
 
