@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from ..paragonsr2.errors import ParagonError
-from ..paragonsr2.export import export_model
+from ..paragonsr2.export import export_model, summary_line
 from . import bridge
 from .spec import In, NodeSpec, Out
 
@@ -29,8 +29,9 @@ def run_export(upscale_model, precision, tensorrt, filename, destination, calibr
     out = bridge.safe_output_path(folder, requested, suffix)
     report = export_model(model, out, fmt=fmt, precision=precision, calib=calib)
     text = json.dumps(report, indent=2, default=str)
-    lines = [f"wrote {out}", *name_notes(requested, out, precision, suffix), verification_line(report)]
-    return (str(out), text), {"text": ["\n".join(line for line in lines if line)]}
+    verified = [summary_line(report)] if "checks" in report else []
+    return (str(out), text), {"text": ["\n".join([f"wrote {out}", *name_notes(requested, out, precision, suffix),
+                                                   *verified])]}
 
 
 def name_notes(requested: str, out: Path, precision: str, suffix: str) -> list[str]:
@@ -48,16 +49,6 @@ def name_notes(requested: str, out: Path, precision: str, suffix: str) -> list[s
         notes.append(f"'{stem}{suffix}' already exists: added '_{counter}' (existing files are never "
                      "overwritten)")
     return notes
-
-
-def verification_line(report: dict) -> str:
-    """One line from the export report: verified or not, worst PSNR against PyTorch."""
-    checks = [c for c in report.get("checks", []) if c.get("pass") is not None]
-    if "passed" not in report:
-        return ""
-    worst = min((c["psnr"] for c in checks), default=None)
-    return f"verification {'passed' if report['passed'] else 'FAILED'}" + \
-        (f" (worst {worst:.1f} dB vs PyTorch)" if worst is not None else "")
 
 
 EXPORT = NodeSpec(
