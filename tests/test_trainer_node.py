@@ -38,7 +38,8 @@ def comfy(tmp_path):
         with torch.inference_mode():  # ComfyUI runs every node under inference mode
             out = getattr(cls(), cls.FUNCTION)(unique_id="7", **args)
         return out["result"]
-    yield {"call": call, "models": models, "events": installed["events"], "input": inputs}
+    error = sys.modules[f"{module.__name__}.paragonsr2.errors"].ParagonError  # the pack's own copy
+    yield {"call": call, "models": models, "events": installed["events"], "input": inputs, "ParagonError": error}
     comfy_stubs.uninstall(installed)
     for name in set(sys.modules) - before:
         if name.startswith(str(pack).replace(".", "_x_")):
@@ -76,9 +77,9 @@ def test_never_replaces_a_file_it_did_not_write(comfy):
 
 
 def test_dataset_folder_errors_list_where_it_looked(comfy):
-    with pytest.raises(Exception, match="looked in: .*input.*nope"):
+    with pytest.raises(comfy["ParagonError"], match="looked in: .*input.*nope"):
         comfy["call"](dataset_folder="nope")
-    with pytest.raises(Exception, match="dataset_folder"):
+    with pytest.raises(comfy["ParagonError"], match="dataset_folder"):
         comfy["call"](dataset_folder="  ")
 
 
