@@ -89,10 +89,10 @@ def test_metadata_alpha():
 def test_choices_agree_with_the_library():
     """The torch-free lists the CLI shows in --help are the ones the engine, export and arch accept."""
     import paragonsr2.validate as v
+    from paragonsr2 import export
+    from paragonsr2.arch import geometry
+    from paragonsr2.engine import choices
 
-    engine_choices = pytest.importorskip("paragonsr2.engine.choices")
-    assert v.BACKENDS == engine_choices.BACKENDS and v.RUN_PRECISIONS == engine_choices.PRECISIONS
-    export = pytest.importorskip("paragonsr2.export")
+    assert v.BACKENDS == choices.BACKENDS and v.RUN_PRECISIONS == choices.PRECISIONS
     assert v.EXPORT_FORMATS == export.FORMATS and v.EXPORT_PRECISIONS == export.PRECISIONS
-    geometry = pytest.importorskip("paragonsr2.arch.geometry")
     assert v.BORDER_MODES == geometry.BORDER_MODES and v.DEFAULT_BORDER == geometry.DEFAULT_BORDER
