@@ -41,10 +41,10 @@ class ImageInfo:
     alpha: bool
 
 
-def _bits(im) -> int:
-    args = im.tile[0].args if im.tile else ""  # the decoder's raw mode: "RGB;16B" (PNG), ("RGB;16N", ...) (TIFF)
-    rawmode = args if isinstance(args, str) else str(args[0]) if isinstance(args, tuple) and args else ""
-    return 16 if im.mode.startswith("I") or ";16" in rawmode else 8
+def _rawmode(im) -> str:
+    """The decoder's raw mode: "RGB;16B", "LA;16B" (PNG), ("RGB;16N", ...) (TIFF); "" when unknown."""
+    args = im.tile[0].args if im.tile else ""
+    return args if isinstance(args, str) else str(args[0]) if isinstance(args, tuple) and args else ""
 
 
 def _check_size(path, width: int, height: int, max_pixels: int | None) -> None:
@@ -87,9 +87,11 @@ def probe_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PI
 
 
 def _info(im) -> ImageInfo:
+    rawmode = _rawmode(im)  # Pillow opens 16-bit gray+alpha PNGs as mode RGBA; the raw mode says LA;16B
+    bits = 16 if im.mode.startswith("I") or ";16" in rawmode else 8
+    gray = im.mode in ("1", "L", "LA", "La") or im.mode.startswith("I") or rawmode.startswith(("LA;16", "L;16"))
     alpha = im.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in im.info
-    return ImageInfo(im.width, im.height, _bits(im), im.mode in ("1", "L", "LA", "La") or im.mode.startswith("I"),
-                     alpha)
+    return ImageInfo(im.width, im.height, bits, gray, alpha)
 
 
 def _read_png16(path) -> np.ndarray | None:

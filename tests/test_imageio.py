@@ -55,8 +55,9 @@ def test_16bit_color_png_roundtrip_is_exact(tmp_path, channels):
     pil_mode = {2: "LA", 3: "RGB", 4: "RGBA"}[channels]
     assert np.array_equal(np.asarray(Image.open(tmp_path / "c.png").convert(pil_mode)), (arr >> 8).astype(np.uint8))
     image, info = open_image(tmp_path / "c.png")
-    assert info.bits == 16 and image.shape[1] == (4 if channels == 2 else channels)
+    assert info.bits == 16 and image.shape[1] == (4 if channels == 2 else channels) and info.gray == (channels == 2)
     write_image(tmp_path / "out.png", image, bits=16, gray=info.gray)
+    assert (tmp_path / "out.png").read_bytes()[24:26] == bytes([16, {2: 4, 3: 2, 4: 6}[channels]])  # depth, type
     image2, info2 = open_image(tmp_path / "out.png")
     assert info2.bits == 16 and torch.equal(image, image2)
     expected = np.concatenate([arr[..., :1].repeat(3, axis=2), arr[..., 1:]], axis=2) if channels == 2 else arr
