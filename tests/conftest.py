@@ -10,7 +10,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import REAL, REAL_EMA  # noqa: E402
+from helpers import REAL, REAL_EMA
 
 
 def pytest_configure(config):

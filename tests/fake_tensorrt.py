@@ -10,7 +10,7 @@ import types
 ENGINE_BYTES = b"FAKE-ENGINE"
 
 
-def make(parse_ok: bool = True, build_ok: bool = True) -> types.ModuleType:
+def make(parse_ok: bool = True, build_ok: bool = True) -> types.ModuleType:  # noqa: C901 - one stand-in per API
     trt = types.ModuleType("tensorrt")
     trt.__version__ = "11.4.0.106"
     trt.calls = []  # (what, args) in call order

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import BORDER_MODES, DEFAULT_BORDER  # noqa: F401 (one definition, torch-free)
+from ..validate import BORDER_MODES, DEFAULT_BORDER
 from .network import ParagonConfig
 
 

@@ -145,7 +145,7 @@ def inferred_output_hw(proto, height: int, width: int) -> tuple[int | None, int 
         dims[i].dim_value = v
     inferred = onnx.shape_inference.infer_shapes(probe, strict_mode=True)
     out = inferred.graph.output[0].type.tensor_type.shape.dim
-    get = lambda d: d.dim_value if d.HasField("dim_value") else None  # noqa: E731
+    get = lambda d: d.dim_value if d.HasField("dim_value") else None
     return get(out[2]), get(out[3])
 
 

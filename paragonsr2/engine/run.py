@@ -70,7 +70,7 @@ class TileRunner:
             box = core.grow(self.margin, height, width)
             try:
                 y = self.backend(image[:, :, box.y0:box.y1, box.x0:box.x1])
-            except Exception as e:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+            except Exception as e:
                 if not self.backend.is_oom(e):
                     raise
                 queue = self._shrink(queue, e)

@@ -89,7 +89,7 @@ class TensorRTBackend(Backend):
                                         rebuild=rebuild, num_feat=num_feat)
             try:
                 return cls(engine_path, scale, profile, margin, device, precision, num_feat)
-            except Exception as e:  # noqa: BLE001 - any deserialize failure means: rebuild once
+            except Exception as e:
                 if rebuild:
                     raise ParagonError(f"TensorRT engine {engine_path} fails to load even after a rebuild: {e}") from e
                 log.warning("cached TensorRT engine %s failed to load (%s); rebuilding", engine_path, e)
