@@ -207,3 +207,14 @@ def test_nan_alpha_never_reaches_the_output():
         model.set_upsampler_alpha(float("nan"))
     with torch.no_grad():
         assert torch.isfinite(model(torch.rand(1, 3, 8, 8))).all()
+
+
+@pytest.mark.parametrize("meta,scale,warned", [({"scale": torch.tensor(4.0)}, 4.0, False),
+                                               ({"scale": torch.zeros(1000)}, 2.0, True),
+                                               ({"scale": float("nan")}, 2.0, True),
+                                               ({"scale": {"nested": [1, 2]}}, 2.0, True)])
+def test_pickle_metadata_of_any_type_never_fails(tmp_path, meta, scale, warned):
+    path = tmp_path / "model.pth"
+    torch.save({"params": random_state_dict(NANO), "metadata": meta}, path)
+    d = p.load_model(path).description
+    assert d.scale == (scale, scale) and bool(d.warnings) == warned

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_write  # noqa: F401 (re-exported: one atomic writer)
+from ..atomic import atomic_write
 from ..errors import CheckpointError, UnsafeCheckpointError
 
 StateDict = dict[str, torch.Tensor]
@@ -33,7 +33,7 @@ def _read_safetensors(path: Path) -> tuple[StateDict, dict[str, str]]:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = dict(f.metadata() or {})
             return {k: f.get_tensor(k) for k in f.keys()}, metadata  # noqa: SIM118
-    except Exception as e:  # safetensors raises its own SafetensorError / OSError types
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own SafetensorError / OSError types
         raise CheckpointError(f"{path}: the .safetensors file is truncated or corrupt ({e}). "
                               "Download it again or re-export it.") from None
 
@@ -55,8 +55,25 @@ def _read_pickle(path: Path) -> tuple[object, dict[str, str]]:
                               f"({first}). Download it again.") from None
     metadata = {}
     if isinstance(obj, Mapping) and isinstance(obj.get("metadata"), Mapping):
-        metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in obj["metadata"].items()}
+        metadata = {str(k): text for k, v in obj["metadata"].items() if (text := _metadata_text(v)) is not None}
     return obj, metadata
+
+
+def _plain(value):
+    """JSON stand-in for objects a weights-only pickle may hold: small tensors as numbers, others by type."""
+    if isinstance(value, torch.Tensor) and value.numel() <= 16:
+        return value.item() if value.numel() == 1 else value.tolist()
+    return f"<{type(value).__name__}>"
+
+
+def _metadata_text(value) -> str | None:
+    """A pickle's metadata value as safetensors-style text (small tensors as numbers); None when unusable."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=_plain)
+    except (TypeError, ValueError, RecursionError):
+        return None
 
 
 def unwrap_state_dict(obj: object, source: str = "state dict") -> StateDict:

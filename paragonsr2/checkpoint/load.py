@@ -181,7 +181,7 @@ def resolve_settings(ckpt: Checkpoint, config: ParagonConfig, scale: Scale | Non
         scale_value, scale_source = stored_scale
     else:
         scale_value, scale_source = DEFAULT_SCALE, "default"
-        log.warning("%s: its scale is stored nowhere (no metadata, no %s key, no 2x/x2 in the file name); "
+        log.warning("%s: its scale is stored nowhere (no usable metadata, no %s key, no 2x/x2 in the file name); "
                     "assuming 2x. Set it with the 'Load ParagonSR2 Model' node's scale, load_model(scale=N), "
                     "or write it into the file: python -m paragonsr2 convert IN OUT --scale N",
                     ckpt.label, SCALE_KEY)
