@@ -2,10 +2,12 @@
 try:  # inside the node pack: <pack>.trainer next to <pack>.paragonsr2
     from ..paragonsr2.arch import ParagonSR2, variant_config
     from ..paragonsr2.checkpoint import atomic_write, load_model, save_model
+    from ..paragonsr2.checkpoint.bundled import BUNDLED_DIR
     from ..paragonsr2.errors import ParagonError
 except ImportError:  # standalone: `python -m trainer` from the repository root, or an installed wheel
     from paragonsr2.arch import ParagonSR2, variant_config
     from paragonsr2.checkpoint import atomic_write, load_model, save_model
+    from paragonsr2.checkpoint.bundled import BUNDLED_DIR
     from paragonsr2.errors import ParagonError
 
 
@@ -13,5 +15,5 @@ class TrainError(ParagonError, ValueError):
     """A training run cannot start or continue (missing data, bad setting, unusable state); one clear line."""
 
 
-__all__ = ["ParagonError", "ParagonSR2", "TrainError", "atomic_write", "load_model", "save_model",
+__all__ = ["BUNDLED_DIR", "ParagonError", "ParagonSR2", "TrainError", "atomic_write", "load_model", "save_model",
            "variant_config"]

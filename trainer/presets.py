@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._core import BUNDLED_DIR
 from .config import TrainConfig
 from .degrade import PRESETS
 
 DEGRADATION_PRESETS = tuple(PRESETS)
 START_FROM = ("bundled model", "scratch")
-BUNDLED_MODELS = Path(__file__).resolve().parents[1] / "paragonsr2" / "models"
 FINETUNE_LR_FACTOR = 0.25  # a bundled start needs a gentler step than training from scratch
 
 
 def bundled_model(variant: str, scale: int) -> Path | None:
     """The bundled clean model of this variant and scale, if the pack ships one."""
-    path = BUNDLED_MODELS / f"{scale}x_ParagonSR2_{variant}_default.safetensors"
+    path = BUNDLED_DIR / f"{scale}x_ParagonSR2_{variant}_default.safetensors"
     return path if path.is_file() else None
 
 
