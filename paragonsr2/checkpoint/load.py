@@ -48,6 +48,7 @@ class Checkpoint:
     metadata: Mapping[str, str]
     name: str  # file name ("state dict" for dicts): scales are read from it
     label: str  # how messages name the source (the full path for files)
+    is_file: bool
 
 
 @dataclass
@@ -75,7 +76,7 @@ def read_source(source) -> Checkpoint:
     else:
         raise TypeError(f"load_model takes a file path or a state dict, not {type(source).__name__}")
     weights, settings = split_settings(state_dict)
-    return Checkpoint(weights, settings, metadata, name, label)
+    return Checkpoint(weights, settings, metadata, name, label, is_file=isinstance(source, (str, os.PathLike)))
 
 
 # -- detect -------------------------------------------------------------------------------------------------
@@ -125,45 +126,52 @@ def _metadata_raw(metadata: Mapping[str, str], key: str):
     return None
 
 
+def _checked(check, name: str):
+    """A parser in validate.parse_metadata_* style from a validate.check_* function: (value, None) or
+    (None, warning)."""
+    def parse(value):
+        try:
+            return check(value, name), None
+        except InvalidValueError as e:
+            return None, f"{e}; ignored"
+    return parse
+
+
+def _first_usable(candidates, warnings: list[str]):
+    """(value, source) of the first candidate (source, raw value, parser) whose value parses; absent (None)
+    raw values are skipped, unusable ones add their warning."""
+    for source, raw, parse in candidates:
+        if raw is None:
+            continue
+        value, problem = parse(raw)
+        if value is not None:
+            return value, source
+        warnings.append(problem)
+    return None
+
+
+def _single(numbers):
+    """The number in a one-element settings list; anything else as it is (and refused by the check)."""
+    return numbers[0] if isinstance(numbers, list) and len(numbers) == 1 else numbers
+
+
 def _stored_scale(ckpt: Checkpoint, warnings: list[str]) -> tuple[tuple[float, float], str] | None:
     """The scale the file records (metadata > settings key > file name), unusable values warned and skipped."""
-    raw = _metadata_raw(ckpt.metadata, "scale")
-    if raw is not None:
-        value, problem = parse_metadata_scale(raw)
-        if value is not None:
-            return scale_pair(value), "metadata"
-        warnings.append(problem)
-    if SCALE_KEY in ckpt.settings:
-        try:
-            return scale_pair(check_scale(ckpt.settings[SCALE_KEY], f"state-dict key {SCALE_KEY}")), "state dict"
-        except InvalidValueError as e:
-            warnings.append(f"{e}; ignored")
-    from_name = scale_from_filename(ckpt.name) if ckpt.name != "state dict" else None
-    if from_name is not None:
-        try:
-            return scale_pair(check_scale(from_name, f"file-name scale of {ckpt.name}")), "file name"
-        except InvalidValueError as e:
-            warnings.append(f"{e}; ignored")
-    return None
+    found = _first_usable([
+        ("metadata", _metadata_raw(ckpt.metadata, "scale"), parse_metadata_scale),
+        ("state dict", ckpt.settings.get(SCALE_KEY), _checked(check_scale, f"state-dict key {SCALE_KEY}")),
+        ("file name", scale_from_filename(ckpt.name) if ckpt.is_file else None,
+         _checked(check_scale, f"file-name scale of {ckpt.name}")),
+    ], warnings)
+    return (scale_pair(found[0]), found[1]) if found else None
 
 
 def _stored_alpha(ckpt: Checkpoint, warnings: list[str]) -> tuple[float, str] | None:
     """The alpha the file records (metadata > settings key), unusable values warned and skipped."""
-    raw = _metadata_raw(ckpt.metadata, "upsampler_alpha")
-    if raw is not None:
-        value, problem = parse_metadata_alpha(raw)
-        if value is not None:
-            return value, "metadata"
-        warnings.append(problem)
-    if ALPHA_KEY in ckpt.settings:
-        stored = ckpt.settings[ALPHA_KEY]
-        try:
-            if not isinstance(stored, list) or len(stored) != 1:
-                raise InvalidValueError(f"state-dict key {ALPHA_KEY} must hold one number, got {stored!r}")
-            return check_alpha(stored[0], f"state-dict key {ALPHA_KEY}"), "state dict"
-        except InvalidValueError as e:
-            warnings.append(f"{e}; ignored")
-    return None
+    return _first_usable([
+        ("metadata", _metadata_raw(ckpt.metadata, "upsampler_alpha"), parse_metadata_alpha),
+        ("state dict", _single(ckpt.settings.get(ALPHA_KEY)), _checked(check_alpha, f"state-dict key {ALPHA_KEY}")),
+    ], warnings)
 
 
 def resolve_settings(ckpt: Checkpoint, config: ParagonConfig, scale: Scale | None,
