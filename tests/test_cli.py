@@ -182,6 +182,10 @@ def test_outputs_never_replace_inputs_without_overwrite(tmp_path, capsys):
     assert main(["upscale", str(src / "a.png"), str(src / "b.png"), "-o", str(tmp_path / "one.png")]) == 2
     assert "-o FOLDER" in capsys.readouterr().err
     assert main(["upscale", str(tmp_path / "nothing*.png"), "-o", str(tmp_path / "x")]) == 2
+    # results inside the input tree are not inputs of the next run, even through a recursive glob
+    for _ in range(2):
+        main(["upscale", str(src / "**" / "b.png"), "-o", str(src / "up")])
+    assert _files(src) == ["a.jpg", "a.png", "b.png", "up/b.png"]
 
 
 def test_image_modes_kept(tmp_path, capsys):
@@ -278,3 +282,29 @@ def test_console_scripts_resolve():
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func))
+
+
+def test_plan_grammar_without_running(tmp_path):
+    """plan_upscale only decides paths: the same folder in and out refuses every file unless --overwrite."""
+    from paragonsr2.cli import plan_upscale
+    from paragonsr2.errors import ParagonError
+
+    src = tmp_path / "in"
+    (src / "up").mkdir(parents=True)
+    for name in ("a.png", "b.jpg", "up/a.png", "c_paragonsr2.png", ".hidden.png", "notes.txt"):
+        (src / name).write_bytes(b"x")
+    plan = plan_upscale([str(src)], str(src))
+    assert plan.pairs == [] and len(plan.problems) == 2
+    plan = plan_upscale([str(src)], str(src), overwrite=True)
+    assert plan.pairs == [(src / "a.png", src / "a.png"), (src / "b.jpg", src / "b.jpg")]
+    plan = plan_upscale([str(src / "**" / "*.png")], str(src / "up"), fmt="webp")
+    assert plan.pairs == [(src / "a.png", src / "up" / "a.webp")]  # up/a.png is a result, not an input
+    plan = plan_upscale([str(src / "a.png"), str(tmp_path / "new" / "")], None)
+    assert plan.pairs == [(src / "a.png", tmp_path / "new" / "a.png")]
+    plan = plan_upscale([str(src / "a.png"), str(src / "b.jpg"), str(tmp_path / "missing.png")], None, cwd=tmp_path)
+    assert [dst for _, dst in plan.pairs] == [tmp_path / "a_paragonsr2.png", tmp_path / "b_paragonsr2.jpg"]
+    assert plan.problems == [(tmp_path / "missing.png", f"{tmp_path / 'missing.png'}: no such file or folder")]
+    with pytest.raises(ParagonError, match="is one file"):
+        plan_upscale([str(src)], str(tmp_path / "one.png"))
+    with pytest.raises(ParagonError, match="unknown image extension"):
+        plan_upscale([str(src / "a.png")], str(tmp_path / "out.gif"))

@@ -89,8 +89,11 @@ def cmd_upscale(args) -> int:
     for src, dst in plan.pairs:
         try:
             _upscale_one(backend, src, dst, args)
-        except (ParagonError, MemoryError) as e:
+        except ParagonError as e:
             print(f"error: {e}" if str(src) in str(e) else f"error: {src}: {e}", file=sys.stderr)
+            failures += 1
+        except MemoryError:
+            print(f"error: {src}: out of memory; try --tile 256 or a smaller image (--max-pixels)", file=sys.stderr)
             failures += 1
         except (KeyboardInterrupt, SystemExit):
             raise

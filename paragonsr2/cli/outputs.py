@@ -45,13 +45,26 @@ def split_output(paths: list[str], output: str | None, overwrite: bool) -> tuple
                        f"files, name an output folder with -o FOLDER.")
 
 
-def expand_inputs(patterns: list[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+def _glob_depth(path: Path) -> int:
+    """How many leading parts of ``path`` are literal (before the first wildcard part)."""
+    return next((i for i, part in enumerate(path.parts) if _has_glob(part)), len(path.parts))
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and folder in path.resolve().parents
+
+
+def expand_inputs(patterns: list[str], exclude: Path | None = None) -> tuple[list[Path], list[tuple[Path, str]]]:
     """(images, problems): files as given; folders and globs give their image files (not recursive for
-    folders; `**` in globs recurses), skipping earlier results (``*_paragonsr2.*``) and hidden files."""
+    folders; `**` in globs recurses), skipping earlier results (``*_paragonsr2.*``; anything under the
+    output folder ``exclude`` unless that is the searched folder itself) and hidden files."""
+    exclude = exclude.resolve() if exclude is not None else None
     found: list[Path] = []
     problems: list[tuple[Path, str]] = []
     for pattern in patterns:
         path = Path(pattern)
+        base = Path(*path.parts[:_glob_depth(path)])  # the folder itself, or a glob's literal folder
+        skip = None if exclude is None or base.resolve() == exclude else exclude  # -o the input folder itself
         if path.is_dir():
             listed = sorted(p for p in path.iterdir() if p.is_file())
         elif _has_glob(pattern):
@@ -63,7 +76,7 @@ def expand_inputs(patterns: list[str]) -> tuple[list[Path], list[tuple[Path, str
             problems.append((path, f"{pattern}: no such file or folder"))
             continue
         found += [p for p in listed if p.suffix.lower() in IMAGE_EXT and not is_own_output(p)
-                  and not p.name.startswith(".")]
+                  and not p.name.startswith(".") and not _inside(p, skip)]
     unique = list(dict.fromkeys(p.resolve() for p in found))
     by_resolved = {p.resolve(): p for p in reversed(found)}
     return [by_resolved[r] for r in unique], problems
@@ -82,12 +95,12 @@ def plan_upscale(paths: list[str], output: str | None, *, overwrite: bool = Fals
     per-file refusals (an existing output without --overwrite, an output that is another input, two inputs
     with the same output) go to ``problems``."""
     inputs, output = split_output(paths, output, overwrite)
-    sources, problems = expand_inputs(inputs)
+    out = Path(output) if output else None
+    single_file = out is not None and out.suffix.lower() in IMAGE_EXT and not out.is_dir()
+    sources, problems = expand_inputs(inputs, exclude=out if out is not None and not single_file else None)
     if not sources:
         raise ParagonError("no input images found in " + " ".join(inputs)
                            + "".join(f"\n  {message}" for _, message in problems))
-    out = Path(output) if output else None
-    single_file = out is not None and out.suffix.lower() in IMAGE_EXT and not out.is_dir()
     if single_file and len(sources) > 1:
         raise ParagonError(f"{len(sources)} input images but the output {out} is one file: pass a folder "
                            "(-o FOLDER) for several inputs")
