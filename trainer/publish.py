@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ._core import atomic_write
+from ._core import atomic_write, remove_stale_parts
 
 RECORD = "published.json"
 
@@ -42,6 +42,7 @@ def publish(src: Path, folder: Path, stem: str, run_dir: Path) -> tuple[Path, st
     """Copies ``src`` to ``folder/<stem>.safetensors`` atomically and returns (path, note). The file is
     replaced only when this run published it; otherwise a free ``<stem>_NNN`` name is used and the note says so."""
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(folder)  # temporary files an earlier killed copy left (older than an hour)
     wanted = folder / f"{stem}.safetensors"
     own = _own_file(run_dir / RECORD)
     if own is not None and own.parent == folder.resolve():
