@@ -88,8 +88,8 @@ def probe_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PI
 
 def _info(im) -> ImageInfo:
     rawmode = _rawmode(im)  # Pillow opens 16-bit gray+alpha PNGs as mode RGBA; the raw mode says LA;16B
-    bits = 16 if im.mode.startswith("I") or ";16" in rawmode else 8
-    gray = im.mode in ("1", "L", "LA", "La") or im.mode.startswith("I") or rawmode.startswith(("LA;16", "L;16"))
+    bits = 16 if im.mode.startswith("I") or im.mode == "F" or ";16" in rawmode else 8
+    gray = im.mode in ("1", "L", "LA", "La", "F") or im.mode.startswith("I") or rawmode.startswith(("LA;16", "L;16"))
     alpha = im.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in im.info
     return ImageInfo(im.width, im.height, bits, gray, alpha)
 
@@ -109,6 +109,8 @@ def _decode(im, path, info: ImageInfo) -> np.ndarray:
     """[H,W,C] float32 in [0,1] with C = 1 (gray), 3 or 4 (gray+alpha becomes RGBA with equal RGB)."""
     if im.mode.startswith("I"):  # 16-bit (or 32-bit int) gray
         return np.clip(np.asarray(im, dtype=np.float32) / 65535.0, 0.0, 1.0)[..., None]
+    if im.mode == "F":  # float gray (TIFF), taken as [0, 1]
+        return np.clip(np.nan_to_num(np.asarray(im, dtype=np.float32)), 0.0, 1.0)[..., None]
     if info.bits == 16 and im.format == "PNG" and (arr16 := _read_png16(path)) is not None:
         arr = arr16.astype(np.float32) / 65535.0
     else:
@@ -124,11 +126,25 @@ def _decode(im, path, info: ImageInfo) -> np.ndarray:
     return arr
 
 
+# EXIF orientation -> the numpy operation that shows the image upright (as PIL's ImageOps.exif_transpose)
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, 3),
+           7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1], 8: lambda a: np.rot90(a, 1)}
+
+
+def _orientation(im) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except (OSError, ValueError, TypeError, SyntaxError):  # unreadable EXIF: take the pixels as stored
+        return 1
+
+
 def open_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS):
     """(tensor [1,C,H,W] float32 in [0,1], ImageInfo). C = 1 (gray), 3, or 4 (alpha; gray+alpha as equal RGB).
 
-    Animated files give their first frame. Raises ImageTooLargeError over ``max_pixels`` (checked from the
-    header, before decoding; None = no limit) and ParagonError for unreadable files.
+    Animated files give their first frame; EXIF orientation is applied (the result is upright).
+    Raises ImageTooLargeError over ``max_pixels`` (checked from the header, before decoding; None = no
+    limit) and ParagonError for unreadable files.
     """
     import torch
 
@@ -137,6 +153,7 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
         try:
             im.seek(0)
             arr = _decode(im, path, info)
+            arr = _ORIENT.get(_orientation(im), lambda a: a)(arr)  # upright, as viewers show it (EXIF)
         except (OSError, ValueError, SyntaxError, RuntimeError) as e:
             raise ParagonError(f"{path}: cannot read the image ({e}).") from None
     return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0), info

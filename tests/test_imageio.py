@@ -97,3 +97,24 @@ def test_unreadable_and_missing_files(tmp_path):
         read_image(tmp_path / "none.png")
     with pytest.raises(ParagonError, match="unknown output format"):
         write_image(tmp_path / "a.gif", torch.rand(1, 3, 4, 4))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_gives_the_upright_image(tmp_path, orientation):
+    from PIL import ImageOps
+
+    arr = (np.random.default_rng(orientation).random((5, 7, 3)) * 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(arr).save(tmp_path / "o.png", exif=exif)
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "o.png")).convert("RGB"))
+    image = read_image(tmp_path / "o.png")
+    assert np.array_equal((image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), upright)
+
+
+def test_float_tiff_is_gray_in_unit_range(tmp_path):
+    arr = np.random.default_rng(0).random((6, 5)).astype(np.float32) * 1.2 - 0.1
+    Image.fromarray(arr, "F").save(tmp_path / "f.tif")
+    image, info = open_image(tmp_path / "f.tif")
+    assert info.gray and info.bits == 16 and image.shape == (1, 1, 6, 5)
+    assert torch.equal(image[0, 0], torch.from_numpy(np.clip(arr, 0, 1)))
