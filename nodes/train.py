@@ -12,7 +12,8 @@ import torch
 from ..paragonsr2 import load_model
 from ..paragonsr2.errors import ParagonError
 from ..trainer import TrainCancelled, train
-from ..trainer.presets import DEGRADATION_PRESETS, START_FROM, short_run_config
+from ..trainer.perceptual import ARCHS
+from ..trainer.presets import DEGRADATION_PRESETS, STAGES, START_FROM, short_run_config
 from ..trainer.publish import publish
 from ..trainer.report import summary
 from . import bridge
@@ -43,13 +44,15 @@ def run_stem(scale: int, model_name: str) -> str:
 
 
 def run_train(dataset_folder, variant, scale, steps, batch, patch, learning_rate, degradations, model_name,
-              resume, start_from="bundled model", unique_id=None):
+              resume, start_from="bundled model", stage=STAGES[0], perceptual_weights="", perceptual_arch="vgg19",
+              unique_id=None):
     folder = dataset_path(dataset_folder)
     stem = run_stem(scale, model_name)
     run_dir = bridge.training_runs_dir() / stem
     cfg = short_run_config(hr_dir=str(folder), variant=variant, scale=scale, steps=steps, batch=batch, patch=patch,
                            learning_rate=learning_rate, degradations=degradations, out_dir=str(run_dir),
-                           name=stem.split("_", 1)[1], start_from=start_from)
+                           name=stem.split("_", 1)[1], start_from=start_from, stage=stage,
+                           perceptual_weights=perceptual_weights, perceptual_arch=perceptual_arch)
     progress = bridge.Progress(unique_id)
 
     def on_progress(step, total, info):
@@ -94,6 +97,12 @@ TRAIN = NodeSpec(
         In("resume", "BOOLEAN", "Continue the run of the same name where it stopped", default=True),
         In("start_from", list(START_FROM), "Fine-tune the bundled model of this scale and variant (where one "
            "ships; else from scratch) or start from random weights", default="bundled model", optional=True),
+        In("stage", list(STAGES), "1: pixel fidelity; 2: perceptual finetune (patch discriminator with RpGAN + R1/R2 "
+           "and a colour consistency term; best continued from a stage-1 model)", default=STAGES[0], optional=True),
+        In("perceptual_weights", "STRING", "Stage 2 only: a torchvision VGG/ConvNeXt state dict file you supply "
+           "(nothing is downloaded); empty = no perceptual term", default="", optional=True),
+        In("perceptual_arch", list(ARCHS), "Stage 2 only: the network of perceptual_weights", default="vgg19",
+           optional=True),
     ],
     outputs=[MODEL_OUT, Out("STRING", "summary", "Steps done; validation PSNR vs bicubic and vs the start")],
     run=run_train, output_node=True)

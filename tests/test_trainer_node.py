@@ -90,3 +90,16 @@ def test_cancel_says_which_checkpoint_was_kept(comfy):
     texts = [t for t, _ in comfy["events"].get("text", [])]
     assert any("step-0 checkpoint is kept in" in t and "paragonsr2_runs" in t for t in texts)
     assert not (comfy["models"] / "upscale_models" / "2x_mine.safetensors").exists()
+
+
+def test_stage2_runs_from_the_node(comfy, tmp_path):
+    from torchvision.models import vgg
+
+    weights = tmp_path / "vgg11.pth"
+    torch.save({f"features.{k}": v for k, v in vgg.make_layers(vgg.cfgs["A"]).state_dict().items()}, weights)
+    _, summary = comfy["call"](stage="2: perceptual finetune", perceptual_weights=str(weights),
+                               perceptual_arch="vgg11", model_name="gan")
+    state = torch.load(comfy["models"] / "paragonsr2_runs" / "2x_gan" / "gan.state.pt", weights_only=True)
+    assert "disc" in state and "disc_optimizer" in state and "2 steps" in summary
+    with pytest.raises(comfy["ParagonError"], match="does not exist"):
+        comfy["call"](stage="2: perceptual finetune", perceptual_weights=str(tmp_path / "absent.pth"))

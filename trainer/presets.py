@@ -11,6 +11,9 @@ from .degrade import PRESETS
 DEGRADATION_PRESETS = tuple(PRESETS)
 START_FROM = ("bundled model", "scratch")
 FINETUNE_LR_FACTOR = 0.25  # a bundled start needs a gentler step than training from scratch
+STAGES = ("1: fidelity", "2: perceptual finetune")
+STAGE2 = dict(gan_weight=0.01, color_weight=1.0, r1_gamma=1.0, r2_gamma=1.0, disc_lr=1e-4)
+PERCEPTUAL_WEIGHT = 0.1  # with a backbone file in stage 2
 
 
 def bundled_model(variant: str, scale: int) -> Path | None:
@@ -21,14 +24,27 @@ def bundled_model(variant: str, scale: int) -> Path | None:
 
 def short_run_config(*, hr_dir: str, variant: str, scale: int, steps: int, batch: int, patch: int,
                      learning_rate: float, degradations: str, out_dir: str, name: str,
-                     start_from: str = "bundled model") -> TrainConfig:
+                     start_from: str = "bundled model", stage: str = STAGES[0], perceptual_weights: str = "",
+                     perceptual_arch: str = "vgg19") -> TrainConfig:
     """A complete config for a run of ``steps`` steps: warmup 10 % (at most 500), about 20 validations and
     checkpoints (at least every 50 steps), EMA fast enough to follow a short run, and a fine-tune from the
-    bundled model (learning rate x FINETUNE_LR_FACTOR) unless ``start_from`` is "scratch" or none is bundled."""
+    bundled model (learning rate x FINETUNE_LR_FACTOR) unless ``start_from`` is "scratch" or none is bundled.
+    Stage 2 adds the discriminator and colour term (STAGE2) and, given a backbone file, the perceptual term."""
     pretrained = bundled_model(variant, scale) if start_from == "bundled model" else None
     every = max(50, steps // 20)
     return TrainConfig(
         hr_dir=hr_dir, variant=variant, scale=scale, steps=steps, batch=batch, patch=patch,
         lr=learning_rate * (FINETUNE_LR_FACTOR if pretrained else 1.0), warmup=min(500, steps // 10),
         ema_decay=0.999 if steps >= 5000 else 0.99, degradations=degradations, out_dir=out_dir, name=name,
-        val_every=every, save_every=every, pretrained=str(pretrained or ""))
+        val_every=every, save_every=every, pretrained=str(pretrained or ""), **_stage(stage, perceptual_weights,
+                                                                                   perceptual_arch))
+
+
+def _stage(stage: str, perceptual_weights: str, perceptual_arch: str) -> dict:
+    if stage == STAGES[0]:
+        return {}
+    extra = dict(STAGE2)
+    if perceptual_weights.strip():
+        extra.update(perceptual_weight=PERCEPTUAL_WEIGHT, perceptual_weights=perceptual_weights.strip(),
+                     perceptual_arch=perceptual_arch)
+    return extra
