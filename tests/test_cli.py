@@ -308,3 +308,29 @@ def test_plan_grammar_without_running(tmp_path):
         plan_upscale([str(src)], str(tmp_path / "one.png"))
     with pytest.raises(ParagonError, match="unknown image extension"):
         plan_upscale([str(src / "a.png")], str(tmp_path / "out.gif"))
+
+
+def test_internal_errors_and_host_state(tmp_path, monkeypatch, capsys):
+    """A bug is one line (exit 4; -v adds the traceback); main() leaves logging, warnings and Pillow as it
+    found them (it may run in-process)."""
+    import logging
+    import warnings
+
+    from paragonsr2.cli import commands
+
+    logger = logging.getLogger("paragonsr2")
+    before = (logger.handlers[:], logger.level, logger.propagate, warnings.showwarning, Image.MAX_IMAGE_PIXELS)
+    assert main(["upscale", str(_png(tmp_path / "a.png")), "-o", str(tmp_path / "b.png")]) == 0
+    after = (logger.handlers[:], logger.level, logger.propagate, warnings.showwarning, Image.MAX_IMAGE_PIXELS)
+    assert after == before
+
+    def broken(args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(commands.COMMANDS, "info", broken)
+    capsys.readouterr()
+    assert main(["info", "x.pth"]) == 4
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError: boom)" in err and "Traceback" not in err and err.count("\n") == 1
+    assert main(["-v", "info", "x.pth"]) == 4
+    assert "Traceback" in capsys.readouterr().err

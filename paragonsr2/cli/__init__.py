@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 some inputs failed (the others were written); 2 bad argume
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import warnings
@@ -136,17 +137,26 @@ class _Formatter(logging.Formatter):
         return f"{record.levelname.lower()}: {text}" if record.levelno >= logging.WARNING else text
 
 
-def _setup_logging(verbose: bool) -> None:
+@contextlib.contextmanager
+def _cli_output(verbose: bool):
+    """Library log records and Python warnings as "warning: ..." lines on stderr while a command runs; the
+    logger and warning hooks are restored afterwards (main() may be called in-process, e.g. by tests)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(message)s"))
     logger = logging.getLogger("paragonsr2")
+    saved = logger.handlers[:], logger.level, logger.propagate
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logger.propagate = False
 
-    def show(message, category, filename, lineno, file=None, line=None):  # library warnings, one line each
+    def show(message, category, filename, lineno, file=None, line=None):  # one line each
         logger.warning("%s", message)
-    warnings.showwarning = show
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         print("paragonsr2 export: error: --precision int8 needs --calib DIR (a folder of typical images to "
               "calibrate on)", file=sys.stderr)
         return EXIT_USAGE
-    _setup_logging(args.verbose)
+    with _cli_output(args.verbose):
+        return _run(args)
+
+
+def _run(args) -> int:
+    """The command, with every failure turned into one line and its exit code."""
     try:
         return COMMANDS[args.command](args)
     except MissingDependencyError as e:
@@ -179,7 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: internal error ({type(e).__name__}: {e}); rerun with -v for details and please report "
               "it", file=sys.stderr)
         return EXIT_INTERNAL
-
 
 if __name__ == "__main__":
     sys.exit(main())

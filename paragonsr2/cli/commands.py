@@ -79,14 +79,26 @@ def cmd_upscale(args) -> int:
     from PIL import Image
 
     plan = plan_upscale(args.inputs, args.output, overwrite=args.overwrite, fmt=args.format)
-    Image.MAX_IMAGE_PIXELS = None  # this process's own limit: --max-pixels (checked from each header) decides
     backend, runs_model = _upscale_backend(args)
     if runs_model is not None and (warning := scale_warning(runs_model)):
         log.warning(warning)
     for _, message in plan.problems:
         print(message if message.startswith("skip ") else f"error: {message}", file=sys.stderr)
     failures = len(plan.problems)
-    for src, dst in plan.pairs:
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # --max-pixels (from headers) decides
+    try:
+        failures += _upscale_all(backend, plan.pairs, args)
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
+    if failures:
+        print(f"{len(plan.pairs) + len(plan.problems) - failures} written, {failures} failed", file=sys.stderr)
+    return EXIT_OK if failures == 0 else EXIT_PARTIAL
+
+
+def _upscale_all(backend, pairs, args) -> int:
+    """Runs every (input, output) pair; one failure never stops the others. Returns the failure count."""
+    failures = 0
+    for src, dst in pairs:
         try:
             _upscale_one(backend, src, dst, args)
         except ParagonError as e:
@@ -101,9 +113,7 @@ def cmd_upscale(args) -> int:
             log.debug("%s failed", src, exc_info=True)
             print(f"error: {src}: {type(e).__name__}: {e}", file=sys.stderr)
             failures += 1
-    if failures:
-        print(f"{len(plan.pairs) + len(plan.problems) - failures} written, {failures} failed", file=sys.stderr)
-    return EXIT_OK if failures == 0 else EXIT_PARTIAL
+    return failures
 
 
 def _upscale_backend(args):
