@@ -192,3 +192,22 @@ def test_train_node(comfy, tmp_path):
     with pytest.raises(comfy["ParagonError"], match="dataset_folder"):
         comfy["call"]("ParagonSR2Train", dataset_folder="", variant="nano", scale=2, steps=3, batch=2, patch=16,
                       learning_rate=1e-3, degradations="light", model_name="mine", resume=False)
+
+
+def test_backend_cache_never_serves_a_freed_model(comfy):
+    """Alternating loads of the bundled x2 and x4 files through ONNX Runtime: a freed model's id can be reused,
+    the cache (weakly keyed by the model) cannot hand its backend to the next model."""
+    pytest.importorskip("onnxruntime")
+    import gc
+
+    for scale in (2, 4):
+        name = f"{scale}x_ParagonSR2_nano_default.safetensors"
+        shutil.copy(ROOT / "paragonsr2" / "models" / name, comfy["models"] / "upscale_models" / name)
+    image = torch.rand(1, 8, 8, 3)
+    for scale in (2, 4, 2, 4, 2, 4):
+        (model, _), _ = _load(comfy, model_name=f"{scale}x_ParagonSR2_nano_default.safetensors")
+        (out,), _ = comfy["call"]("ParagonSR2Upscale", image=image, upscale_model=model, tile="auto",
+                                  backend="onnxruntime", precision="fp32")
+        assert out.shape == (1, 8 * scale, 8 * scale, 3)
+        del model, out
+        gc.collect()

@@ -64,10 +64,10 @@ def calibration_crops(source, count: int = 32, size: int = 128, seed: int = 0) -
         items = [t[i:i + 1] for i in range(t.shape[0])]
     else:
         items = _calibration_files(source)
-    per_image = -(-count // max(1, min(len(items), count)))  # crops per image read
-    crops, skipped = [], []
+    n = max(1, min(len(items), count))  # images read; their crops differ by at most one
+    crops, skipped, read = [], [], 0
     for item in items:
-        if len(crops) >= count:
+        if read >= n:
             break
         if isinstance(item, torch.Tensor):
             img = item if item.dim() == 4 else item.unsqueeze(0)
@@ -77,7 +77,8 @@ def calibration_crops(source, count: int = 32, size: int = 128, seed: int = 0) -
             except ParagonError as e:
                 skipped.append(f"{item}: {e}")
                 continue
-        crops += [_crop(img, size, g) for _ in range(min(per_image, count - len(crops)))]
+        crops += [_crop(img, size, g) for _ in range(count // n + (read < count % n))]
+        read += 1
         del img
     if not crops:
         raise ParagonError("no calibration image could be read: " + "; ".join(skipped[:3]))
