@@ -246,3 +246,17 @@ def test_refusal_names_what_spandrel_detects():
     sd = safmn.SAFMN(dim=8, n_blocks=1, ffn_scale=2.0, upscaling_factor=2).state_dict()
     with pytest.raises(NotParagonError, match="spandrel recognises it as SAFMN"):
         p.load_model(sd)
+
+
+def test_detection_is_a_structured_result():
+    from paragonsr2.checkpoint import Foreign, detect, other_architecture
+
+    sd = random_state_dict(variant_config("tiny"))
+    found = detect({k: tuple(v.shape) for k, v in sd.items()})
+    assert found.config == variant_config("tiny")
+    assert found.evidence["generation"] == "hr_conv_in.weight" and found.evidence["num_feat"] == "conv_in.weight"
+    assert found.evidence["num_groups"].startswith("body.2.") and found.evidence["hr_blocks"].startswith("hr_head.1.")
+    gen_c = {k: (1, *v.shape, 1, 1) if k.endswith("gamma") else tuple(v.shape) for k, v in sd.items()}
+    assert other_architecture(gen_c) is Foreign.GENERATION_C and "generation C" in str(Foreign.GENERATION_C)
+    assert other_architecture({"RRDB_trunk.0.w": (1,)}) is Foreign.ESRGAN
+    assert other_architecture({k: tuple(v.shape) for k, v in sd.items()}) is None
