@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from paragonsr2 import __version__
 from paragonsr2.cli import main
 from paragonsr2.cli.commands import DEFAULT_MODEL
 
@@ -265,6 +266,7 @@ def _run_cli(args, cwd):
 def test_help_and_argument_errors_do_not_import_torch(tmp_path):
     """From any directory; `-X importtime` lists every module imported: torch must not be among them."""
     for args, code, text in ([["--help"], 0, "upscale"], [["upscale", "--help"], 0, "--max-pixels"],
+                             [["--version"], 0, f"paragonsr2 {__version__}\n"],
                              [["upscale", "a.png", "--tile", "8"], 2, "argument --tile"]):
         done = _run_cli(args, tmp_path)
         assert done.returncode == code and text in done.stdout + done.stderr

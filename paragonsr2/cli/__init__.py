@@ -12,7 +12,7 @@ import logging
 import sys
 import warnings
 
-from .. import validate
+from .. import __version__, validate
 from ..errors import MissingDependencyError, ParagonError
 from .commands import (
     COMMANDS,
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paragonsr2", description="ParagonSR2 super-resolution tools "
                                      "(also: python -m paragonsr2)", epilog=EPILOG)
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks of bugs)")
+    parser.add_argument("--version", action="version", version=f"paragonsr2 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{info,upscale,convert,export}")
 
     p = sub.add_parser("info", help="describe a checkpoint", epilog=EPILOG)
