@@ -9,10 +9,12 @@ from ..checkpoint import load_model
 from ..compile.onnx import cached_onnx
 from ..errors import ParagonError
 from ..fuse import as_deploy, network_kind, unwrap
+from .auto import AutoBackend
 from .choices import BACKENDS, resolve_device, resolve_precision
 from .compare import require_onnx_match
 from .margin import tile_margin
 from .onnxruntime import OrtBackend
+from .openvino import OpenVINOBackend
 from .protocol import Backend
 from .pytorch import TorchBackend
 from .tensorrt import TensorRTBackend
@@ -33,7 +35,11 @@ def as_network(model) -> torch.nn.Module:
 
 def make_backend(model, backend: str = "pytorch", precision: str = "auto", device=None, **options) -> Backend:
     """A backend for a loaded model, a checkpoint path (loaded deploy-fused) or, for "tensorrt", an
-    exported .engine file (with its JSON sidecar). `options` go to the backend's constructor."""
+    exported .engine file (with its JSON sidecar). `options` go to the backend's constructor.
+
+    backend "auto": the fastest installed backend and precision that stays within 50 dB of fp32 for this model
+    (engine.auto; ``.reason`` says which and why). "openvino" runs on the CPU, or on an Intel GPU for
+    device "gpu" (device None/"auto" picks one when OpenVINO sees it)."""
     if backend not in BACKENDS:
         raise ParagonError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
     if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".engine"):
@@ -41,7 +47,18 @@ def make_backend(model, backend: str = "pytorch", precision: str = "auto", devic
             raise ParagonError(f"{model} is a TensorRT engine: use backend 'tensorrt'")
         return TensorRTBackend.from_engine(model, resolve_device(device) if device is not None else None)
     net = as_network(model)
+    if backend == "openvino":  # the CPU or an Intel GPU, whatever PyTorch sees
+        prec = resolve_precision(precision, torch.device("cpu"), backend)
+        path = cached_onnx(net, "fp32", require_onnx_match(net, "fp32"))
+        return OpenVINOBackend(str(path), net.scale, margin=tile_margin(net), num_feat=net.config.num_feat,
+                               precision=prec, in_chans=net.config.in_chans, out_chans=net.config.out_chans,
+                               device=device, **options)
     dev = resolve_device(device)
+    if backend == "auto":
+        resolve_precision(precision, dev, backend)  # refuses precisions no candidate runs
+        return AutoBackend(net, dev, precision, lambda c: make_backend(net, c.backend, c.precision,
+                                                                       "cpu" if c.backend == "openvino" else dev,
+                                                                       **c.options, **options))
     prec = resolve_precision(precision, dev, backend)
     if backend == "pytorch":
         return TorchBackend(net, device=dev, precision=prec, **options)
