@@ -100,9 +100,15 @@ def test_bad_arguments_exit_2_once_naming_the_option(tmp_path, capsys, argv, opt
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
-def test_export_arguments(capsys):
+def test_export_arguments(monkeypatch, capsys):
     assert main(["export", str(DEFAULT_MODEL), "--precision", "int8"]) == 2
     assert "--calib DIR" in capsys.readouterr().err
+    import paragonsr2.export as export
+
+    seen = {}
+    monkeypatch.setattr(export, "export_model", lambda model, out, **kw: seen.update(kw) or {"path": str(out)})
+    assert main(["export", str(DEFAULT_MODEL), "--calib", ".", "-o", "m.onnx"]) == 0
+    assert "--calib is used only with --precision int8" in capsys.readouterr().err and seen["precision"] == "fp32"
     for argv in (["--opset", "0"], ["--calib-count", "0"], ["--calib-size", "nan"], ["--format", "tflite"]):
         assert main(["export", str(DEFAULT_MODEL), *argv]) == 2
         assert f"argument {argv[0]}:" in capsys.readouterr().err

@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         print("paragonsr2 export: error: --precision int8 needs --calib DIR (a folder of typical images to "
               "calibrate on)", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "export" and args.calib and args.precision != "int8":
+        print(f"warning: --calib is used only with --precision int8; ignored for {args.precision}", file=sys.stderr)
     with _cli_output(args.verbose):
         return _run(args)
 
