@@ -79,12 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "  upscale IN...             results go to the working directory as "
                     f"NAME{OUTPUT_SUFFIX}.EXT\n"
                     "IN: image files, folders (their images, not recursive) or quoted globs ('**' recurses);\n"
-                    f"folders and globs skip earlier results (*{OUTPUT_SUFFIX}.*). Existing files are never\n"
-                    "replaced without --overwrite. 16-bit PNG/TIFF stay 16-bit, gray and alpha are kept.")
+                    f"folders and globs skip earlier results (*{OUTPUT_SUFFIX}.*, files under the output folder).\n"
+                    "Existing files are never replaced without --overwrite. Gray, gray+alpha and alpha are kept;\n"
+                    "16-bit PNG and gray TIFF stay 16-bit; JPEG output drops alpha (with a warning).")
     p.add_argument("inputs", nargs="+", metavar="IN", help="images, folders or globs (then OUT, see above)")
     p.add_argument("-o", "--output", metavar="OUT", help="output image file (one input) or folder")
-    p.add_argument("--model", default=None, help=f"checkpoint, or a TensorRT .engine from `export` "
-                   f"(default: the bundled {DEFAULT_MODEL.name})")
+    bundled = ", ".join(sorted(m.name for m in DEFAULT_MODEL.parent.glob("*.safetensors")))
+    p.add_argument("--model", default=None, help=f"checkpoint, or a TensorRT .engine from `export` (default: "
+                   f"the bundled {DEFAULT_MODEL.name}; bundled in {DEFAULT_MODEL.parent}: {bundled})")
     p.add_argument("--tile", type=_checked(validate.check_tile), default="auto",
                    help=f"auto (default), none (whole image) or the LR tile size in px, {validate.TILE}")
     p.add_argument("--border", default=validate.DEFAULT_BORDER, choices=validate.BORDER_MODES,
