@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
-import weakref
-from collections import OrderedDict
 
 from ..paragonsr2 import load_model
 from ..paragonsr2.checkpoint import scale_warning
-from ..paragonsr2.engine import BACKENDS, PRECISIONS, is_paragon, make_backend, unwrap, upscale
+from ..paragonsr2.engine import BACKENDS, PRECISIONS, is_paragon, unwrap, upscale
+from ..paragonsr2.engine.backend_cache import BackendCache
 from ..paragonsr2.engine.memory import tile_bytes
 from ..paragonsr2.errors import ParagonError, UpscaleCancelled
 from ..paragonsr2.validate import SCALE, UPSAMPLER_ALPHA
@@ -60,24 +59,14 @@ LOADER = NodeSpec(
     run=run_loader)
 
 
-_BACKENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> {(backend, precision, device)}
-MAX_BACKENDS_PER_MODEL = 4
+_BACKENDS = BackendCache()
 
 
 def _backend_for(model, backend: str, precision: str, device, node_id=None):
-    """A cached backend of this very network object: the cache entry dies with the model (a freed model's id
-    can be reused by the next one; a weak reference cannot)."""
-    per_model = _BACKENDS.setdefault(model, OrderedDict())
-    key = (backend, precision, str(device), tuple(float(v) for v in model.scale), float(model.upsampler_alpha))
-    if key not in per_model:
-        options = {}
-        if backend == "tensorrt":  # a first build takes minutes: show its phases on the node
-            options["progress"] = lambda text: bridge.status_text(f"TensorRT engine build: {text}", node_id)
-        per_model[key] = make_backend(model, backend, precision, device, **options)
-        while len(per_model) > MAX_BACKENDS_PER_MODEL:
-            per_model.popitem(last=False)
-    per_model.move_to_end(key)
-    return per_model[key]
+    options = {}
+    if backend == "tensorrt":  # a first build takes minutes: show its phases on the node
+        options["progress"] = lambda text: bridge.status_text(f"TensorRT engine build: {text}", node_id)
+    return _BACKENDS.get(model, backend, precision, device, **options)
 
 
 def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):

@@ -199,3 +199,20 @@ def test_core_path_module_has_the_same_borders(nano):
         ref = module(x).clamp(0, 1)
     out = upscale(make_backend(nano, device="cpu"), x, tile=None, layout="BCHW")
     assert (out - ref).abs().max() <= float32_bound(nano, ref)
+
+
+def test_backend_cache_is_keyed_by_the_model_itself(nano):
+    import gc
+
+    from paragonsr2.engine.backend_cache import BackendCache
+
+    cache = BackendCache(per_model=2)
+    first = cache.get(nano, "pytorch", "auto", "cpu")
+    assert cache.get(nano, "pytorch", "auto", "cpu") is first
+    nano.set_scale(3)
+    assert cache.get(nano, "pytorch", "auto", "cpu") is not first  # scale is part of the key
+    other = p.load_model(random_state_dict(variant_config("nano"), seed=4), fuse=True)
+    assert cache.get(other, "pytorch", "auto", "cpu") is not first and len(cache) == 3
+    del other
+    gc.collect()
+    assert len(cache) == 2  # the entry died with its model: no id can be reused
