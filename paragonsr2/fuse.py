@@ -172,8 +172,8 @@ class DeployParagonSR2(nn.Module):
     def set_hr_dtype(self, dtype: torch.dtype) -> None:
         """Runs the HR part (about 80% of the work at x2) in ``dtype`` and keeps the LR part as it is.
 
-        Measured on CUDA with the real upstream checkpoint (tracked kernels up to |15|): all-fp16 gives
-        44.7 dB against float64 and all-bf16 29.7 dB, while LR fp32 + HR fp16 gives 76 dB (bf16: 58 dB).
+        The LR part of real checkpoints has large activations (tracked kernels up to |15|) that half precision
+        cannot carry; the HR part can (bench/precision_probe.py; numbers in README, GPU section).
         """
         for name in self.HR_MODULES:
             getattr(self, name).to(dtype)
@@ -190,7 +190,7 @@ class DeployParagonSR2(nn.Module):
 
         At integer scales >= 2 the nearest resize and the 5-tap resample filter are one depthwise
         transposed convolution on the LR features (``upsample_kernel``): same result, no HR-sized
-        intermediate (measured 7x faster than resize + separable filter on CPU, channels-last).
+        intermediate (much faster than resize + separable filter on CPU: README, "Where the speed comes from").
         """
         f = f.to(self.conv_out.weight.dtype)
         sh, sw = self.scale

@@ -155,7 +155,7 @@ def int8_worthy(conv: torch.nn.Conv2d, is_output: bool = False, min_channels: in
     enough channels, and the output conv. Depthwise convs and conv_in (3->C) are slower in int8 than in
     fp32 once the Q/DQ passes are counted, so they stay float. The output conv (C->3) is slow in int8 on
     its own, but a float one needs the full-resolution C-channel map dequantized and re-laid-out first:
-    quantized, the whole graph ran 1.33x FP32 instead of 1.23x."""
+    quantized, the whole graph runs faster (bench/export_bench.py; README, Export)."""
     if is_output:
         return conv.groups == 1
     return conv.groups == 1 and conv.in_channels >= min_channels and conv.out_channels >= min_channels
@@ -194,9 +194,8 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cro
     Activations are uint8 with a zero point (ONNX Runtime's fast CPU kernels) or, with ``symmetric``,
     int8 with zero point 0, float biases and Q/DQ pairs on float weights: the form TensorRT accepts.
     Weights are int8, symmetric, per channel.
-    Measured on ONNX Runtime CPU (default nano): quantizing the LeakyReLUs and Adds between int8 convs
-    too (FAST_OPS) removes Q/DQ and layout passes: 1.24x over FP32 at 43.7 dB, vs 1.04x at 47.0 dB
-    with convs alone (SAFE_OPS)."""
+    Quantizing the LeakyReLUs and Adds between int8 convs too (FAST_OPS) removes Q/DQ and layout passes:
+    faster than convs alone (SAFE_OPS) at a lower but still verified PSNR (bench/export_bench.py; README)."""
     try:
         from onnxruntime.quantization import (
             CalibrationDataReader,

@@ -10,8 +10,8 @@ import math
 
 import torch
 
-LIVE_HR_MAPS = 8.0  # measured worst: 6.25 CPU (bench/memory_model.py), 7.25 CUDA (bench/gpu_check.py); +margin
-CPU_FASTEST_TILE = 256  # measured: crop tiles of this size beat larger ones on CPU (cache-bound HR maps)
+LIVE_HR_MAPS = 8.0  # above the worst of bench/memory_model.py (CPU) and bench/gpu_check.py (CUDA); README
+CPU_FASTEST_TILE = 256  # crop tiles of this size beat larger ones on CPU (cache-bound HR maps; README)
 GPU_MAX_TILE = 1024  # larger tiles gain nothing measurable on a GPU and cost latency per progress step
 MIN_TILE = 32
 ALIGN = 16

@@ -52,7 +52,7 @@ class TorchBackend(Backend):
         if self.device.type != "cuda" or self.dtype != torch.float32:
             return model(x)
         tf32 = torch.backends.cudnn.allow_tf32
-        torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32: TF32 costs 50 dB on real checkpoints
+        torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32: TF32 is far off on real checkpoints
         try:
             return model(x)
         finally:
