@@ -7,10 +7,13 @@ export const LOADER = "ParagonSR2Loader";
 export const TRAIN = "ParagonSR2Train";
 export const EXPORT = "ParagonSR2Export";
 export const TEXT_NODES = new Set([LOADER, "ParagonSR2ModelInfo", EXPORT, TRAIN]);
-// node type -> [controller widget, dependent widget, controller values that show the dependent]
+// node type -> [controller widget, dependent widget, controller values that show the dependent]; the values are
+// checked against the node specs' combo options by tests/test_js.py
 export const DEPENDENT_WIDGETS = {
   [LOADER]: [["scale", "scale_value", ["custom"]], ["upsampler_alpha", "alpha_value", ["custom"]]],
   [EXPORT]: [["precision", "calibration_folder", ["int8"]]],
+  [TRAIN]: [["stage", "perceptual_weights", ["2: perceptual finetune"]],
+    ["stage", "perceptual_arch", ["2: perceptual finetune"]]],
 };
 export const LAST_RUN = "paragonsr2_last_run"; // node property (a JSON string), saved with the workflow
 // Height a node grows by to show a run's text and loss curve (tests/test_workflows.py lays examples out by these).

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 JS_TESTS = Path(__file__).resolve().parent / "js"
 
 
-def _node() -> str:
+def node_executable() -> str:
     node = shutil.which("node")
     if node is None:
         pytest.skip("Node.js is not installed (the js/ extension tests need node >= 18)")
@@ -23,7 +23,7 @@ def _node() -> str:
 
 
 def test_extension_under_node(tmp_path):
-    node = _node()
+    node = node_executable()
     import paragonsr2
 
     desc = paragonsr2.load_model(ROOT / "paragonsr2" / "models" / "4x_ParagonSR2_nano_default.safetensors").description

@@ -7,10 +7,12 @@ extension adds below a node after a run (js/paragonsr2_core.js: LINE, MAX_LINES,
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from test_js import node_executable
 
 import comfy_stubs
 
@@ -140,6 +142,23 @@ def test_overlap_check_catches_the_old_layout():
                      {"id": 2, "type": "ParagonSR2Loader", "pos": [100, 362], "size": [270, 150]}]}
     (_, _, _, _, image_bottom), (_, _, loader_top, _, _) = _boxes(old)
     assert image_bottom > loader_top
+
+
+def test_dependent_widgets_name_real_widgets_and_options(pack):
+    """Each (controller, dependent, showing values) rule of the extension names widgets the node has and values
+    its controller combo offers (a renamed option would otherwise hide a widget for good)."""
+    node = node_executable()
+    script = (f"import('{(ROOT / 'js' / 'paragonsr2_core.js').as_uri()}')"
+              ".then((m) => console.log(JSON.stringify(m.DEPENDENT_WIDGETS)))")
+    rules = json.loads(subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True,
+                                      check=True, timeout=60).stdout)
+    assert rules
+    for node_type, pairs in rules.items():
+        spec = pack["classes"][node_type].INPUT_TYPES()
+        inputs = {**spec["required"], **spec.get("optional", {})}
+        for controller, dependent, values in pairs:
+            assert dependent in inputs, (node_type, dependent)
+            assert set(values) <= set(inputs[controller][0]), (node_type, controller, values)
 
 
 def _export(pack, filename):
