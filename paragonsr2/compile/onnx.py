@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -99,6 +100,82 @@ def finalize_graph(proto, metadata: dict[str, str]):
     return proto
 
 
+def portable_ops(proto):
+    """Rewrites the graph into ops that every ONNX consumer we target handles, same values (issue 13: chaiNNer's
+    ONNX->NCNN converter and the ncnn runtime): identity Casts removed; each Split (opset 13: sizes as an input
+    blob) becomes one Slice per part (starts/ends/axes initializers, no steps); a per-channel Mul by an
+    initializer [1,C,1,1] (LayerScale) becomes a BatchNormalization with scale = that initializer, bias and
+    mean 0, variance 1 and epsilon 0 (x * s exactly; converters store its weights like a conv's); a Conv padded
+    left/right but not top/bottom (1xk band kernels) gets a zero kernel row above and below and one pad row
+    (ncnn reads a missing pad_top as pad_left, and chaiNNer's writer leaves a 0 pad_top out)."""
+    onnx = require_onnx()
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    types = {v.name: v.type.tensor_type.elem_type
+             for v in [*onnx.shape_inference.infer_shapes(proto).graph.value_info, *graph.input]}
+    inits = {i.name: i for i in graph.initializer}
+    inits.update({n.output[0]: n.attribute[0].t for n in graph.node if n.op_type == "Constant"
+                  and n.attribute[0].name == "value"})
+    outputs = {o.name for o in graph.output}
+    rename: dict[str, str] = {}
+    nodes = []
+    for node in graph.node:
+        node.input[:] = [rename.get(i, i) for i in node.input]
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        if node.op_type == "Cast" and types.get(node.input[0]) == to and node.output[0] not in outputs:
+            rename[node.output[0]] = node.input[0]
+        elif node.op_type == "Split" and len(node.input) == 2 and node.input[1] in inits:
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+            sizes = numpy_helper.to_array(inits[node.input[1]]).tolist()
+            start = 0
+            for i, (size, out) in enumerate(zip(sizes, node.output)):
+                names = [f"{node.name}_{key}_{i}" for key in ("starts", "ends", "axes")]
+                for name, value in zip(names, (start, start + size, axis)):
+                    graph.initializer.append(numpy_helper.from_array(np.array([value], np.int64), name))
+                nodes.append(helper.make_node("Slice", [node.input[0], *names], [out], name=f"{node.name}_{i}"))
+                start += size
+        elif (node.op_type == "Mul" and node.input[1] in inits and len(inits[node.input[1]].dims) == 4
+              and [d for i, d in enumerate(inits[node.input[1]].dims) if i != 1] == [1, 1, 1]):
+            scale = numpy_helper.to_array(inits[node.input[1]]).reshape(-1)
+            names = [f"{node.name}_{key}" for key in ("scale", "bias", "mean", "var")]
+            for name, value in zip(names, (scale, 0 * scale, 0 * scale, 0 * scale + 1)):
+                graph.initializer.append(numpy_helper.from_array(value, name))
+            nodes.append(helper.make_node("BatchNormalization", [node.input[0], *names], list(node.output),
+                                          name=node.name, epsilon=0.0))
+        else:
+            if node.op_type == "Conv":
+                _pad_kernel_rows(node, inits)
+            nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in graph.node for i in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    nodes = [n for n in graph.node if n.op_type != "Constant" or n.output[0] in used]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return proto
+
+
+def _pad_kernel_rows(node, inits) -> None:
+    """Conv pads [0, p, 0, p] with p > 0 -> pads [1, p, 1, p] and the kernel [O,I,kh,kw] -> [O,I,kh+2,kw] (zero
+    rows): the same values."""
+    from onnx import numpy_helper
+
+    pads = next((a for a in node.attribute if a.name == "pads"), None)
+    kernel = next((a for a in node.attribute if a.name == "kernel_shape"), None)
+    if pads is None or kernel is None or node.input[1] not in inits or not (
+            pads.ints[0] == pads.ints[2] == 0 and pads.ints[1] > 0):
+        return
+    init = inits[node.input[1]]
+    w = numpy_helper.to_array(init)
+    init.CopyFrom(numpy_helper.from_array(np.pad(w, ((0, 0), (0, 0), (1, 1), (0, 0))), init.name))
+    pads.ints[0] = pads.ints[2] = 1
+    kernel.ints[0] += 2
+
+
 def export_onnx_proto(model: nn.Module, precision: str = "fp32", fp16_io: bool = False, opset: int = DEFAULT_OPSET):
     """An in-memory ONNX ModelProto of ``model`` (deploy-fused first) in fp32 or fp16."""
     onnx = require_onnx()
@@ -115,7 +192,7 @@ def export_onnx_proto(model: nn.Module, precision: str = "fp32", fp16_io: bool =
     example = torch.rand(1, fused.config.in_chans, 32, 32, dtype=io_dtype)
     with torch.no_grad():
         data = _torch_export(module, example, opset)
-    proto = onnx.load_from_string(data)
+    proto = portable_ops(onnx.load_from_string(data))
     meta = model_metadata_props(fused, precision + ("-io16" if fp16_io and precision == "fp16" else ""))
     return finalize_graph(proto, meta)
 
