@@ -82,6 +82,8 @@ def cmd_upscale(args) -> int:
     backend, runs_model = _upscale_backend(args)
     if runs_model is not None and (warning := scale_warning(runs_model)):
         log.warning(warning)
+    if hasattr(backend, "describe"):
+        print(f"running {backend.describe()}")
     for _, message in plan.problems:
         print(message if message.startswith("skip ") else f"error: {message}", file=sys.stderr)
     failures = len(plan.problems)
@@ -126,7 +128,8 @@ def _upscale_backend(args):
     if model_path.suffix.lower() == ".engine":  # an exported TensorRT engine runs only in TensorRT
         return make_backend(model_path, "tensorrt", args.precision, args.device), None
     model = load(model_path, args, fuse=True)
-    return make_backend(model, args.backend, args.precision, args.device), model
+    chosen = {"backend": args.backend} if args.backend else {}  # none given: the library's default
+    return make_backend(model, precision=args.precision, device=args.device, **chosen), model
 
 
 def _upscale_one(backend, src: Path, dst: Path, args) -> None:
