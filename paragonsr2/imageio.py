@@ -19,8 +19,8 @@ import numpy as np
 
 from .errors import ParagonError
 from .validate import DEFAULT_MAX_PIXELS
+from .validate import IMAGE_EXTENSIONS as IMAGE_EXT  # noqa: F401 (re-exported: imageio.IMAGE_EXT)
 
-IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
                  ".tif": "TIFF", ".tiff": "TIFF"}
 log = logging.getLogger("paragonsr2")

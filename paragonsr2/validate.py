@@ -175,6 +175,7 @@ EXPORT_FORMATS = ("onnx", "tensorrt", "ncnn")
 EXPORT_PRECISIONS = ("fp32", "fp16", "int8")
 BORDER_MODES = ("replicate", "reflect", "zeros")  # "zeros": the network's own padding, exact to upstream
 DEFAULT_BORDER = "replicate"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # image files read and written
 CALIB_COUNT = Range(1, 4096, integer=True)  # INT8 calibration images read
 CALIB_SIZE = Range(32, 4096, integer=True)  # px, side of each calibration crop
 OPSET = Range(13, 20, integer=True)  # ONNX opset: 13 = per-channel Q/DQ (INT8); 20 = torch's TorchScript exporter max

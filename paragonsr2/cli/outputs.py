@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ParagonError
+from ..validate import IMAGE_EXTENSIONS as IMAGE_EXT
 
-IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # = paragonsr2.imageio.IMAGE_EXT
 OUTPUT_SUFFIX = "_paragonsr2"  # names of results written to the default folder (the working directory)
 
 
