@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "stays >= 50 dB from fp32 for this model (checked once per model, cached)")
     p.add_argument("--precision", default="auto", choices=validate.RUN_PRECISIONS)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
-    p.add_argument("--format", default=None, choices=["png", "jpg", "webp", "tif"],
+    p.add_argument("--format", default=None, choices=[ext.lstrip(".") for ext in validate.IMAGE_EXTENSIONS],
                    help="output format for folder outputs (default: the input's)")
     p.add_argument("--max-pixels", type=_checked(validate.check_max_pixels), default=validate.DEFAULT_MAX_PIXELS,
                    help=f"refuse inputs larger than this many pixels, read from the file header before decoding "
