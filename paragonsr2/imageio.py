@@ -1,8 +1,9 @@
 """Image files <-> float tensors [1,C,H,W] in [0,1] (C = 1, 3 or 4), via Pillow and numpy.
 
 Sizes are checked from the header before anything is decoded (``max_pixels``). Gray stays gray (gray+alpha
-is read as RGBA with equal RGB and written back as LA), 16-bit PNG/TIFF are read and written at 16 bits
-(16-bit colour PNGs are decoded by torchvision, which Pillow cannot do).
+is read as RGBA with equal RGB and written back as LA); 16-bit PNGs (any channels) and 16-bit gray TIFFs are
+read and written at 16 bits (16-bit colour PNGs are decoded by torchvision and encoded here: Pillow holds 16 bits
+only for gray). EXIF orientation is applied on reading.
 """
 from __future__ import annotations
 
