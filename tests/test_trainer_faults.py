@@ -129,3 +129,14 @@ def test_bundled_configs_parse():
     for name in ("default_nano_x2.toml", "default_nano_x4.toml", "real_nano_x2.toml", "stage2_example.toml"):
         cfg = load_config(configs / name)
         assert cfg.degrade_settings() is not None and cfg.steps > 0
+
+
+def test_cli_stop_after_keeps_the_schedule(image_dir, tmp_path):
+    from trainer.__main__ import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'hr_dir = "{image_dir}"\npatch = 16\nbatch = 2\nsteps = 6\nwarmup = 1\nval_crop = 32\n'
+                   'threads = 1\nout_dir = "run"\nval_fraction = 0.5\n')
+    assert main(["--config", str(cfg), "--stop-after", "2"]) == 0
+    state = torch.load(tmp_path / "run" / "paragonsr2.state.pt", weights_only=True)
+    assert int(state["step"]) == 2

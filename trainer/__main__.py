@@ -1,4 +1,4 @@
-"""``python -m trainer --config FILE [--steps N] [--no-resume]`` with a progress bar.
+"""``python -m trainer --config FILE [--steps N] [--stop-after N] [--no-resume]`` with a progress bar.
 
 Exit codes: 0 done, 2 unusable config/data/state (one line on stderr), 130 cancelled (checkpoint kept).
 """
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer", description="Train a ParagonSR2 model")
     parser.add_argument("--config", required=True, help="TOML or YAML config (see trainer/configs/)")
     parser.add_argument("--steps", type=int, help="override the total step count")
+    parser.add_argument("--stop-after", type=int, metavar="N",
+                        help="stop (with a checkpoint) after N more steps; the schedule still spans all steps")
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-resume", action="store_true", help="start over even if a state file exists")
     args = parser.parse_args(argv)
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     bar = ProgressBar()
     try:
         cfg = load_config(args.config, **overrides)
-        result = train(cfg, device=args.device, resume=not args.no_resume, on_progress=bar)
+        result = train(cfg, device=args.device, resume=not args.no_resume, on_progress=bar,
+                       max_steps_this_run=args.stop_after)
     except ParagonError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
