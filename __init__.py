@@ -41,6 +41,6 @@ else:
 
     __all__ = ["WEB_DIRECTORY", "comfy_entrypoint"]
 
-if False:  # noqa: SIM108 - literal ids for registry scanners that read V1 dict literals
+if False:  # literal ids for registry scanners that read V1 dict literals
     NODE_CLASS_MAPPINGS = {"ParagonSR2Loader": None, "ParagonSR2Upscale": None, "ParagonSR2Export": None,
                            "ParagonSR2Train": None, "ParagonSR2ModelInfo": None}

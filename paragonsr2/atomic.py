@@ -1,7 +1,8 @@
 """Atomic file writes: a temporary file beside the target, checked, then renamed into place.
 
 Readers never see a half-written file and a failed write or check leaves nothing behind. The temporary file
-is created with mode 0o666 filtered by the process umask (as `open` would), without touching the umask.
+gets mode 0o666 filtered by the process umask (as `open` would), without touching the umask, also when the
+writer replaces it (safetensors creates its files 0o600).
 """
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None],
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _create_temp(path)
+    mode = tmp.stat().st_mode & 0o777  # 0o666 less the umask, as a plain open() would give
     try:
         write(str(tmp))
+        os.chmod(tmp, mode)  # writers that recreate the file (safetensors: 0o600) get normal permissions back
         if accept is not None:
             accept(tmp)
         os.replace(tmp, path)

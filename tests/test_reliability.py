@@ -57,6 +57,13 @@ def test_atomic_write_never_touches_the_umask(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "umask", forbidden)
     path = atomic_write(tmp_path / "a.bin", lambda tmp: Path(tmp).write_bytes(b"x"))
     assert path.read_bytes() == b"x" and (path.stat().st_mode & 0o777) == (0o666 & ~mask)
+
+    def private_writer(tmp):  # like safetensors: a new file, mode 0o600
+        os.unlink(tmp)
+        os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))
+    model = atomic_write(tmp_path / "m.safetensors", private_writer)
+    assert (model.stat().st_mode & 0o777) == (0o666 & ~mask)
+    model.unlink()
     with pytest.raises(ValueError):
         atomic_write(tmp_path / "b.bin", lambda tmp: Path(tmp).write_bytes(b"y"),
                      accept=lambda tmp: (_ for _ in ()).throw(ValueError("refused")))
