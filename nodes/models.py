@@ -77,7 +77,6 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     warning = scale_warning(model)
     if warning:
         log.warning("%s", warning)
-        bridge.status_text(f"warning: {warning}", unique_id)
     device = bridge.torch_device()
     tile_arg = int(tile) if tile.isdigit() else {"auto": "auto", "none": None}[tile]
     runner = _backend_for(model, backend, precision, device, unique_id)
@@ -88,6 +87,7 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     except UpscaleCancelled:
         bridge.raise_if_interrupted()
         raise
+    bridge.status_text(runner.describe() + (f"\nwarning: {warning}" if warning else ""), unique_id)
     return (out,), None
 
 
@@ -101,9 +101,11 @@ UPSCALE = NodeSpec(
         In("upscale_model", "UPSCALE_MODEL", "A ParagonSR2 model (from either loader)"),
         In("tile", TILES, "auto: the fastest tile that fits free memory; none: whole image; N: LR px per tile",
            default="auto"),
-        In("backend", list(BACKENDS), "pytorch works everywhere; onnxruntime needs the "
-           "onnxruntime package; tensorrt needs tensorrt and an NVIDIA GPU", default="pytorch"),
-        In("precision", list(PRECISIONS), "auto: fp16 on CUDA (fp32 retry on overflow), fp32 on CPU", default="auto"),
+        In("backend", list(BACKENDS), "auto: the fastest installed backend whose output stays >= 50 dB from fp32 "
+           "for this model (checked once per model; the node says which); pytorch works everywhere; onnxruntime "
+           "and openvino need their packages; tensorrt needs tensorrt and an NVIDIA GPU", default="auto"),
+        In("precision", list(PRECISIONS), "auto: with backend auto, the fastest accurate one; otherwise fp16 on "
+           "CUDA (fp32 retry on overflow), fp32 on CPU", default="auto"),
     ],
     outputs=[Out("IMAGE", "image", "The upscaled images, values in 0..1")],
     run=run_upscale)

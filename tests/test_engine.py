@@ -19,7 +19,7 @@ def nano():
 
 @pytest.fixture(scope="module")
 def backend(nano):
-    return make_backend(nano, device="cpu")
+    return make_backend(nano, "pytorch", "fp32", device="cpu")
 
 
 def test_even_splits_cover_without_thin_tiles():
@@ -181,7 +181,7 @@ def test_upscale_accepts_path_and_real_model(real_path):
 def test_non_integer_scale_runs_whole(real_path):
     m = p.load_model(real_path, scale=1.5, fuse=True)
     x = torch.rand(1, 3, 9, 13)
-    out = upscale(m, x, layout="BCHW", device="cpu")
+    out = upscale(m, x, layout="BCHW", device="cpu", backend="pytorch")
     with torch.no_grad():
         ref = m(x)
         assert (out - ref.clamp(0, 1)).abs().max() <= float64_bound(m, x, ref)  # activations up to 1000
@@ -205,7 +205,7 @@ def test_measured_margin_for_deep_models():
     img = _probe_image(160)
     with torch.no_grad():
         ref = model(img).clamp(0, 1)
-    out = upscale(make_backend(model, device="cpu"), img, tile=48, layout="BCHW", border="zeros")
+    out = upscale(make_backend(model, "pytorch", device="cpu"), img, tile=48, layout="BCHW", border="zeros")
     assert (out - ref).abs().max() <= TOLERANCE + 1e-6
 
 
@@ -229,8 +229,8 @@ def test_cuda_precisions_match_cpu(real_path, precision, min_db):
 
     m = p.load_model(real_path, fuse=True)
     x = sample_crop(96, 128)
-    ref = upscale(m, x, layout="BCHW", device="cpu")
-    out = upscale(m, x, layout="BCHW", device="cuda", precision=precision)
+    ref = upscale(m, x, layout="BCHW", device="cpu", backend="pytorch")
+    out = upscale(m, x, layout="BCHW", device="cuda", precision=precision, backend="pytorch")
     assert psnr(out.numpy(), ref.numpy()) >= min_db
 
 

@@ -33,7 +33,7 @@ def as_network(model) -> torch.nn.Module:
     return as_deploy(model)
 
 
-def make_backend(model, backend: str = "pytorch", precision: str = "auto", device=None, **options) -> Backend:
+def make_backend(model, backend: str = "auto", precision: str = "auto", device=None, **options) -> Backend:
     """A backend for a loaded model, a checkpoint path (loaded deploy-fused) or, for "tensorrt", an
     exported .engine file (with its JSON sidecar). `options` go to the backend's constructor.
 

@@ -151,7 +151,7 @@ def upscale_tensor(backend: Backend, image: torch.Tensor, *, tile="auto", border
     return out
 
 
-def upscale(model, image: torch.Tensor, *, tile: int | str | None = "auto", backend: str | Backend = "pytorch",
+def upscale(model, image: torch.Tensor, *, tile: int | str | None = "auto", backend: str | Backend = "auto",
             precision: str = "auto", device=None, progress: Progress | None = None,
             cancel: Callable[[], bool] | None = None, layout: Layout = "auto", border: str = DEFAULT_BORDER,
             strict_upstream: bool = False) -> torch.Tensor:
