@@ -57,8 +57,9 @@ def runs(path: Path, threads: int) -> list[tuple[str, object]]:
     """(label, fn(x) -> [1,3,H*s,W*s]) for every row this machine can run."""
     model = p.load_model(path, fuse=True)
     out = [("ComfyUI core tiling (512/32)", core_tiling(path))]
-    default = make_backend(model, "auto", device="cpu")
-    out.append((f"upscale() auto -> {default.candidate.key}", lambda x: upscale(default, x, layout="BCHW")))
+    default = make_backend(model, device="cpu")  # the default: backend "auto", made once as the node keeps it
+    out.append((f"default ({default.name}) -> {default.describe().split(';')[0]}",
+                lambda x: upscale(default, x, layout="BCHW")))
     for label, backend, precision, options in ROWS:
         opts = dict(options, threads=threads) if backend in ("onnxruntime", "openvino") else options
         try:
