@@ -58,7 +58,7 @@ def runs(path: Path, threads: int) -> list[tuple[str, object]]:
     model = p.load_model(path, fuse=True)
     out = [("ComfyUI core tiling (512/32)", core_tiling(path))]
     default = make_backend(model, device="cpu")  # the default: backend "auto", made once as the node keeps it
-    out.append((f"default ({default.name}) -> {default.describe().split(';')[0]}",
+    out.append((f"default: {default.describe().split(';')[0]}",
                 lambda x: upscale(default, x, layout="BCHW")))
     for label, backend, precision, options in ROWS:
         opts = dict(options, threads=threads) if backend in ("onnxruntime", "openvino") else options
