@@ -97,7 +97,11 @@ class OpenVINOBackend(Backend):
         edge_name = hr_boundary(onnx_path) if self.precision == "bf16" and not self.bf16_lr else None
         if edge_name is None:
             return [(model, self.config["INFERENCE_PRECISION_HINT"])]
-        edge = next(out for op in model.get_ordered_ops() for out in op.outputs() if edge_name in out.get_names())
+        edge = next((out for op in model.get_ordered_ops() for out in op.outputs() if edge_name in out.get_names()),
+                    None)
+        if edge is None:
+            raise ParagonError(f"OpenVINO renamed the LR features tensor {edge_name!r} of {onnx_path}; use "
+                               "precision fp32 (and report this)")
         lr = ov.Model([edge], model.get_parameters(), "lr_part")
         lr = lr.clone()  # detach from the graph cut below
         feat = ov.opset13.parameter(ov.PartialShape([1, edge.get_partial_shape()[1], -1, -1]), ov.Type.f32,
