@@ -4,8 +4,9 @@ python bench/engine_bench.py [--model FILE ...] [--size 1024] [--repeat 3] [--th
 
 Per model, one image (the bundled photo mirrored out to size x size), every row warmed up once, then `repeat`
 interleaved rounds over all rows; the table gives the min of each, its ratio to ComfyUI's core tiling
-(`comfy.utils.tiled_scale` semantics: tile 512, overlap 32, feathered, on the module spandrel loads, as
-ComfyUI's core "Upscale Image (using Model)" runs it) and the PSNR against PyTorch fp32 (our tiles, same border).
+(`comfy.utils.tiled_scale` semantics: tile 512, overlap 32, feathered, as ComfyUI's core "Upscale Image (using
+Model)" runs it; first on the deploy-fused module the pack's loader gives, the baseline of the ratios, then on
+what ComfyUI's core loader gets from spandrel) and the PSNR against PyTorch fp32 (our tiles, same border).
 Default models: the bundled x2 and, when present, the real upstream nano from ../shared/checkpoints.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch  # noqa: E402
 from comfy_baseline import comfy_tiled_scale  # noqa: E402
 
 import paragonsr2 as p  # noqa: E402
-from paragonsr2.engine import make_backend, upscale  # noqa: E402
+from paragonsr2.engine import AutoBackend, make_backend, upscale  # noqa: E402
 from paragonsr2.errors import ParagonError  # noqa: E402
 from paragonsr2.numerics import psnr  # noqa: E402
 from paragonsr2.sample import sample_crop  # noqa: E402
@@ -41,14 +42,16 @@ ROWS = (
 )
 
 
-def core_tiling(path: Path):
-    """ComfyUI's core path: spandrel loads the file (through our registered architecture), fp32 on the CPU."""
+def core_tiling(path: Path, fused: bool):
+    """ComfyUI's core "Upscale Image (using Model)" path, fp32 on the CPU, on the module it is handed: the pack's
+    loader node gives the deploy-fused model (`fused`), ComfyUI's core loader what spandrel loads (unfused)."""
     from spandrel import ModelLoader
 
-    from paragonsr2.spandrel_arch import register
+    from paragonsr2.spandrel_arch import descriptor, register
 
     register()
-    desc = ModelLoader().load_from_file(str(path)).eval()
+    desc = descriptor(p.load_model(path, fuse=True)) if fused else ModelLoader().load_from_file(str(path))
+    desc.eval()
     scale = int(desc.scale)
     return lambda x: comfy_tiled_scale(x, desc, scale, tile=512, overlap=32)
 
@@ -56,9 +59,11 @@ def core_tiling(path: Path):
 def runs(path: Path, threads: int) -> list[tuple[str, object]]:
     """(label, fn(x) -> [1,3,H*s,W*s]) for every row this machine can run."""
     model = p.load_model(path, fuse=True)
-    out = [("ComfyUI core tiling (512/32)", core_tiling(path))]
+    out = [("ComfyUI core tiling (512/32), pack loader (deploy-fused)", core_tiling(path, True)),
+           ("ComfyUI core tiling (512/32), core loader (spandrel, unfused)", core_tiling(path, False))]
     default = make_backend(model, device="cpu")  # the default: backend "auto", made once as the node keeps it
-    out.append((f"default: {default.describe().split(';')[0]}",
+    out.append((f"default: auto -> {default.inner.describe()}" if isinstance(default, AutoBackend) else
+                f"default: {default.describe()}",
                 lambda x: upscale(default, x, layout="BCHW")))
     for label, backend, precision, options in ROWS:
         opts = dict(options, threads=threads) if backend in ("onnxruntime", "openvino") else options
