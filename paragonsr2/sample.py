@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 SAMPLE_IMAGE = Path(__file__).resolve().parent / "data" / "verify.png"
+CHECK_SIZES = ((40, 64), (37, 53))  # LR sizes artifacts are checked at: one non-square, one odd
 
 
 def sample_crop(height: int, width: int, image: torch.Tensor | None = None) -> torch.Tensor:

@@ -4,6 +4,8 @@ The QDQ model also feeds TensorRT INT8 (TensorRT 11 needs explicit Q/DQ).
 """
 from __future__ import annotations
 
+import copy
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +19,10 @@ from ..errors import MissingDependencyError, ParagonError
 from ..imageio import IMAGE_EXT, read_image
 from ..layouts import to_nchw
 from ..numerics import psnr
+from ..sample import CHECK_SIZES, sample_crop
+from .onnx import export_onnx_proto, finalize_graph, model_metadata_props, save_proto
+
+log = logging.getLogger("paragonsr2")
 
 
 def _crop(img: torch.Tensor, size: int, g: torch.Generator) -> np.ndarray:
@@ -267,3 +273,38 @@ def quantize_until(fp32_path, out_path, crops: list[np.ndarray], model: torch.nn
             keep += rest[:step]
             rest = rest[step:]
     return names, worthy
+
+
+def int8_onnx(fused: torch.nn.Module, path: str | os.PathLike, crops: list[np.ndarray], opset: int = 17,
+              symmetric: bool = False) -> dict:
+    """Writes the INT8 (QDQ) ONNX of a deploy-fused model to `path`: a widened fp32 graph quantized on the
+    calibration `crops` until it is accurate on them and on the bundled photo. Returns the INT8 summary."""
+    import onnx
+
+    net = copy.deepcopy(fused).cpu().float()
+    net.pad_output_channels(INT8_OUTPUT_CHANNELS)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        fp32_proto = export_onnx_proto(net, "fp32", opset=opset)
+        save_proto(fp32_proto, fp32)
+        names = [n.name for n in fp32_proto.graph.node if n.op_type == "Conv"]
+        net.transposed_upsample = False  # the graph's op structure (see compile.onnx.export_onnx_proto)
+        natural = [sample_crop(h, w).numpy() for h, w in CHECK_SIZES]  # the bundled photo
+        keep, worthy = quantize_until(fp32, path, crops, net, names, symmetric=symmetric, check_inputs=natural)
+    meta = model_metadata_props(fused, "int8")
+    meta["int8_float_convs"] = str(len(keep))
+    meta["int8_activations"] = "int8 symmetric" if symmetric else "uint8"
+    save_proto(finalize_graph(onnx.load(str(path)), meta), path)
+    return int8_summary(names, keep, worthy)
+
+
+def int8_summary(convs: list[str], kept_float: list[str], worthy: list[str]) -> dict:
+    """What INT8 quantized; a note when convs that int8 speeds up had to stay float for accuracy."""
+    slow = [n for n in worthy if n in kept_float]
+    summary = {"convs": len(convs), "int8_convs": len(convs) - len(kept_float), "float_convs": len(kept_float)}
+    if slow:
+        summary["note"] = (f"{len(slow)} of the {len(worthy)} convs that run faster in int8 stayed float to keep "
+                           "the output accurate (this model's activations do not fit 8 bits well): expect "
+                           "little or no speed-up over FP32; FP32 or FP16 may serve better")
+        log.warning("INT8: %s", summary["note"])
+    return summary

@@ -9,11 +9,10 @@ import torch
 
 from ..errors import ParagonError
 from ..numerics import float64_bound, psnr
-from ..sample import sample_crop
+from ..sample import CHECK_SIZES, sample_crop
 from .onnxruntime import OrtBackend
 from .protocol import Backend
 
-CHECK_SIZES = ((40, 64), (37, 53))
 LIMITS = {"fp32": ("max_abs", None), "fp16": ("psnr", 45.0), "int8": ("psnr", 38.0), "bf16": ("psnr", 45.0)}
 
 

@@ -6,12 +6,13 @@ import logging
 from pathlib import Path
 
 from ..compile.onnx import export_onnx_proto, inferred_output_hw, integer_scale, save_proto
+from ..compile.quantize import int8_summary
 from ..errors import ParagonError
 from ..fuse import as_deploy
 from ..validate import EXPORT_FORMATS as FORMATS
 from . import ncnn as _ncnn
 from .ncnn import export_ncnn
-from .onnx import PRECISIONS, export_onnx, int8_summary
+from .onnx import PRECISIONS, export_onnx
 from .tensorrt import build_engine_for_model
 from .verify import summary_line as _onnx_summary_line
 from .verify import verify_onnx
