@@ -170,7 +170,7 @@ def parse_metadata_alpha(value) -> tuple[float | None, str | None]:
 # Choices offered to users, torch-free so that `--help` lists them without importing torch. The engine, export
 # and arch modules are the users of these lists (tests/test_validate.py checks that they agree).
 BACKENDS = ("pytorch", "auto", "onnxruntime", "openvino", "tensorrt")
-RUN_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+RUN_PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 EXPORT_FORMATS = ("onnx", "tensorrt", "ncnn")
 EXPORT_PRECISIONS = ("fp32", "fp16", "int8")
 BORDER_MODES = ("replicate", "reflect", "zeros")  # "zeros": the network's own padding, exact to upstream

@@ -14,7 +14,7 @@ BACKEND_PRECISIONS = {
     "pytorch": (("fp32", "bf16"), ("fp32", "fp16", "bf16")),
     "onnxruntime": (("fp32",), ("fp32", "fp16")),
     "tensorrt": ((), ("fp32", "fp16")),
-    "openvino": (("fp32", "bf16"), ("fp32", "bf16")),  # runs on the CPU (or an Intel GPU) either way
+    "openvino": (("fp32", "bf16", "int8"), ("fp32", "bf16", "int8")),  # runs on the CPU (or an Intel GPU) either way
     "auto": (("fp32", "bf16"), ("fp32", "fp16", "bf16")),  # the fastest candidate of that precision (engine.auto)
 }
 

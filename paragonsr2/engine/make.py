@@ -14,7 +14,7 @@ from .choices import BACKENDS, resolve_device, resolve_precision
 from .compare import require_onnx_match
 from .margin import tile_margin
 from .onnxruntime import OrtBackend
-from .openvino import OpenVINOBackend
+from .openvino import OpenVINOBackend, int8_artifact
 from .protocol import Backend
 from .pytorch import TorchBackend
 from .tensorrt import TensorRTBackend
@@ -49,7 +49,8 @@ def make_backend(model, backend: str = "auto", precision: str = "auto", device=N
     net = as_network(model)
     if backend == "openvino":  # the CPU or an Intel GPU, whatever PyTorch sees
         prec = resolve_precision(precision, torch.device("cpu"), backend)
-        path = cached_onnx(net, "fp32", require_onnx_match(net, "fp32"))
+        path = (int8_artifact(net, require_onnx_match(net, "int8")) if prec == "int8" else
+                cached_onnx(net, "fp32", require_onnx_match(net, "fp32")))
         return OpenVINOBackend(str(path), net.scale, margin=tile_margin(net), num_feat=net.config.num_feat,
                                precision=prec, in_chans=net.config.in_chans, out_chans=net.config.out_chans,
                                device=device, **options)

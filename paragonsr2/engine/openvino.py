@@ -1,4 +1,5 @@
-"""The OpenVINO backend: runs our ONNX graph on the CPU (or an Intel GPU) in fp32, bf16 or int8 (QDQ graph).
+"""The OpenVINO backend: runs our ONNX graph on the CPU (or an Intel GPU) in fp32, bf16 or int8 (our QDQ graph,
+calibrated on the bundled photo).
 
 bf16 keeps the LR part (about a fifth of the work at x2, where real checkpoints carry activations up to
 +-1000) in fp32 and runs the HR part in bf16, like the PyTorch backend: the graph is cut at the nearest
@@ -13,7 +14,10 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from ..compile.cache import cache_dir, cached, content_hash
+from ..compile.quantize import calibration_crops, int8_onnx
 from ..errors import MissingDependencyError, ParagonError
+from ..sample import sample_crop
 from .protocol import Backend, is_oom_text
 
 MAX_SHAPES = 8  # compiled models kept (tiles of one image come in at most 4 shapes: inner, edges, corner)
@@ -50,6 +54,16 @@ def has_native_bf16(ov_device: str = "CPU") -> bool:
         return "BF16" in ov.Core().get_property(ov_device, "OPTIMIZATION_CAPABILITIES")
     except RuntimeError:
         return False
+
+
+CALIB = (16, 96)  # calibration crops (count, px) for the int8 graph, from the bundled photo mirrored to 256 px
+
+
+def int8_artifact(net: torch.nn.Module, accept=None):
+    """The QDQ INT8 ONNX of a deploy-fused model in the artifact cache, calibrated on crops of the bundled natural
+    sample photo (no user images needed; export --precision int8 --calib DIR calibrates on yours)."""
+    path = cache_dir() / "onnx" / f"{content_hash(net, 'int8', 'sample', *map(str, CALIB))}_int8.onnx"
+    return cached(path, lambda tmp: int8_onnx(net, tmp, calibration_crops(sample_crop(256, 256), *CALIB)), accept)
 
 
 def hr_boundary(onnx_path: str) -> str | None:
