@@ -48,7 +48,7 @@ def to_u8(t: torch.Tensor) -> np.ndarray:
 def measure(model_path: Path, images: list[Path], frame: int) -> dict[str, tuple[float, float, float]]:
     model = p.load_model(model_path, fuse=True)
     scale = int(model.scale[0])
-    backend = make_backend(model, device="cpu")
+    backend = make_backend(model, "pytorch", "fp32", device="cpu")  # the border is what is measured
     rows = {mode: ([], []) for mode in BORDER_MODES}
     for path in images:
         hr = Image.open(path).convert("RGB")

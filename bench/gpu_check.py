@@ -51,7 +51,7 @@ def runtimes(x: torch.Tensor) -> dict:
 
     model = p.load_model(MODELS["default nano (ours)"], fuse=True)
     small = x[:, :, :256, :256]
-    ref = upscale(make_backend(model, device="cpu"), small, layout="BCHW")
+    ref = upscale(make_backend(model, "pytorch", "fp32", device="cpu"), small, layout="BCHW")
     rows, out = [], {}
 
     def row(name: str, be, note: str = "") -> None:
@@ -60,7 +60,7 @@ def runtimes(x: torch.Tensor) -> dict:
         rows.append(f"| {name} | {t:.3f} | {q:.1f} dB | {note} |")
         out[name] = {"s": t, "psnr": q}
 
-    row("PyTorch fp16 (HR half)", make_backend(model, device="cuda", precision="fp16"))
+    row("PyTorch fp16 (HR half)", make_backend(model, "pytorch", device="cuda", precision="fp16"))
     try:
         import onnxruntime as ort
         cuda_ep = "CUDAExecutionProvider" in ort.get_available_providers()
@@ -111,10 +111,10 @@ def main() -> None:
             continue
         model = p.load_model(path, fuse=True)
         with torch.no_grad():
-            ref = upscale(make_backend(p.load_model(path, fuse=True), device="cpu"), x[:, :, :256, :256],
-                          layout="BCHW")
+            cpu = make_backend(p.load_model(path, fuse=True), "pytorch", "fp32", device="cpu")
+            ref = upscale(cpu, x[:, :, :256, :256], layout="BCHW")
         for prec in ("fp32", "fp16", "bf16"):
-            be = make_backend(p.load_model(path, fuse=True), device="cuda", precision=prec)
+            be = make_backend(p.load_model(path, fuse=True), "pytorch", device="cuda", precision=prec)
             t = timed(lambda be=be: upscale(be, x, layout="BCHW"), 3)
             small = upscale(be, x[:, :, :256, :256], layout="BCHW")
             q = psnr(small, ref)

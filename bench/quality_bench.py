@@ -83,7 +83,8 @@ def evaluate(models: list[Path], images: list[Path], scale: int) -> dict[str, di
                 sums[name][cond].append(psnr_y(to_tensor(lr_im.resize(hr_im.size, method)), hr, scale))
             lr = to_tensor(lr_im)
             for name, model in loaded.items():
-                sums[name][cond].append(psnr_y(p.upscale(model, lr, layout="BCHW"), hr, scale))
+                out = p.upscale(model, lr, layout="BCHW", backend="pytorch", precision="fp32")  # the model's quality
+                sums[name][cond].append(psnr_y(out, hr, scale))
     return {n: {c: float(np.mean(v)) for c, v in conds.items()} for n, conds in sums.items()}
 
 

@@ -21,12 +21,16 @@ def float32_bound(net: torch.nn.Module, ref: torch.Tensor, eps: float = FLOAT32_
     return eps * layer_depth(net) * max(1.0, float(ref.abs().max()))
 
 
-def float64_bound(net: torch.nn.Module, x: torch.Tensor, ref: torch.Tensor) -> float:
+def float64_bound(net: torch.nn.Module, x: torch.Tensor, ref: torch.Tensor,
+                  net64: torch.nn.Module | None = None) -> float:
     """Tolerance for another implementation's float32 result of `net` on `x` [N,C,H,W]: 8× the rounding noise
     of our float32 result `ref` against a float64 evaluation, never below `float32_bound` (deep models with
-    large inner activations round more than their output shows)."""
+    large inner activations round more than their output shows). `net64`: a float64 CPU copy of `net` to reuse
+    over several calls (made here when not given)."""
+    if net64 is None:
+        net64 = copy.deepcopy(net).cpu().double()
     with torch.no_grad():
-        exact = copy.deepcopy(net).cpu().double()(x.cpu().double())
+        exact = net64(x.cpu().double())
     noise = float((ref.cpu().double() - exact).abs().max())
     return max(float32_bound(net, exact), 8.0 * noise)
 

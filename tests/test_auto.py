@@ -40,8 +40,18 @@ def test_first_candidate_that_passes_is_chosen_and_remembered(tiny, monkeypatch,
                        upscale(make_backend(tiny, "pytorch", "fp32", "cpu"), x, tile=32, layout="BCHW"))
     monkeypatch.setattr(auto, "_MEMORY", {})  # a new process: the record comes from the cache file
     monkeypatch.setattr(auto, "check_psnr", lambda net, b: pytest.fail("checked twice"))
+    import paragonsr2.engine.make as make
+
+    built = []
+
+    class Counting(make.TorchBackend):
+        def __init__(self, *args, **kwargs):
+            built.append(kwargs.get("precision"))
+            super().__init__(*args, **kwargs)
+    monkeypatch.setattr(make, "TorchBackend", Counting)
     again = make_backend(tiny, "auto", device="cpu")
     assert again.candidate == chosen.candidate and again.reason == chosen.reason
+    assert built == ["fp32"]  # the refused bf16 candidate is not even built again
     assert list(tmp_path.glob("auto/*.json"))
 
 

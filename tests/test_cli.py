@@ -120,10 +120,12 @@ def test_output_file_written_once_and_never_read_back(tmp_path, capsys, monkeypa
     work.mkdir()
     monkeypatch.chdir(work)
     src = _png(tmp_path / "sample.png")
-    for _ in range(2):
-        main(["upscale", str(src), "-o", "sample_x2.png"])
+    assert main(["upscale", str(src), "-o", "sample_x2.png"]) == 0
+    capsys.readouterr()
+    assert main(["upscale", str(src), "-o", "sample_x2.png"]) == 1
     assert _files(work) == ["sample_x2.png"] and _files(tmp_path) == ["sample.png", "work/sample_x2.png"]
-    assert "exists (pass --overwrite" in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "exists (pass --overwrite" in out.err and "running" not in out.out  # nothing to write: no model loaded
     # two-path form: OUT is new -> written; OUT exists -> refused (exit 2), never upscaled as a second input
     assert main(["upscale", str(src), "b.png"]) == 0
     assert main(["upscale", str(src), "b.png"]) == 2

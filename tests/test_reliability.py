@@ -223,3 +223,17 @@ def test_backend_cache_is_keyed_by_the_model_itself(nano):
     del other
     gc.collect()
     assert len(cache) == 2  # the entry died with its model: no id can be reused
+
+
+def test_border_pad_is_bounded_and_checked(nano):
+    """Deep variants' receptive fields reach hundreds of px: the border extension stops at MAX_BORDER in both
+    the tiler and the module handed to ComfyUI; a wrong mode is a clear error everywhere."""
+    from paragonsr2.arch.geometry import MAX_BORDER, border_pad
+
+    assert border_pad(28, (2.0, 2.0), "replicate") == 28 and border_pad(860, (2.0, 2.0), "reflect") == MAX_BORDER
+    assert border_pad(28, (1.5, 1.5), "replicate") == 0 and border_pad(28, (2.0, 2.0), "zeros") == 0
+    assert BorderPad(nano, pad=500).border_pad() == MAX_BORDER
+    with pytest.raises(ParagonError, match="border 'mirror' is not one of"):
+        BorderPad(nano, "mirror")
+    with pytest.raises(ParagonError, match="border 'mirror' is not one of"):
+        upscale(nano, torch.rand(1, 3, 8, 8), layout="BCHW", backend="pytorch", border="mirror")

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ParagonError
 from ..validate import BORDER_MODES, DEFAULT_BORDER
 from .network import ParagonConfig
 
@@ -23,12 +24,28 @@ def receptive_radius(config: ParagonConfig, scale: tuple[float, float], alpha: f
     return lr + math.ceil(hr / min(scale)) + 1
 
 
+MAX_BORDER = 64  # LR px: deep variants' receptive fields reach 860 px; beyond 64 the gain is nil, the cost not
+
+
+def check_border(mode: str) -> str:
+    """`mode` if it is a border mode, else a ParagonError naming the choices."""
+    if mode not in BORDER_MODES:
+        raise ParagonError(f"border {mode!r} is not one of {', '.join(BORDER_MODES)}")
+    return mode
+
+
+def border_pad(margin: int, scale: tuple[float, float], mode: str) -> int:
+    """LR px the image is extended by: the context `margin` (at most MAX_BORDER), 0 for "zeros" and for
+    non-integer scales (the output crop must be exact)."""
+    if check_border(mode) == "zeros" or not all(float(s).is_integer() for s in scale):
+        return 0
+    return min(margin, MAX_BORDER)
+
+
 def extend_border(x: torch.Tensor, pad: int, mode: str) -> torch.Tensor:
     """[B,C,H,W] -> [B,C,H+2p,W+2p] extended by `mode`; "reflect" mirrors as far as the image allows and
     replicates beyond (images smaller than the pad)."""
-    if mode not in BORDER_MODES:
-        raise ValueError(f"border mode {mode!r} is not one of {', '.join(BORDER_MODES)}")
-    if pad <= 0 or mode == "zeros":
+    if check_border(mode) == "zeros" or pad <= 0 or mode == "zeros":
         return x
     if mode == "reflect":
         ph, pw = min(pad, x.shape[-2] - 1), min(pad, x.shape[-1] - 1)
@@ -43,13 +60,12 @@ class BorderPad(nn.Module):
     """Wraps a network: extends its input by `pad` px (`mode`), runs it, crops the output by pad x scale.
 
     Input [B,C,H,W]; output the network's [B,C',H*s,W*s]. Integer scales only (the crop must be exact);
-    other scales run the network as is. `net` stays reachable as `.net` (and its state dict unprefixed)."""
+    other scales run the network as is. The pad is the receptive radius, at most MAX_BORDER.
+    `net` stays reachable as `.net` (and its state dict unprefixed)."""
 
     def __init__(self, net: nn.Module, mode: str = DEFAULT_BORDER, pad: int | None = None) -> None:
         super().__init__()
-        if mode not in BORDER_MODES:
-            raise ValueError(f"border mode {mode!r} is not one of {', '.join(BORDER_MODES)}")
-        self.net, self.mode, self.pad = net, mode, pad
+        self.net, self.mode, self.pad = net, check_border(mode), pad
 
     @property
     def scale(self):
@@ -68,11 +84,11 @@ class BorderPad(nn.Module):
         return getattr(self.net, "description", None)
 
     def border_pad(self) -> int:
+        """`pad` when given, else the receptive radius, through the same rule as `upscale()` (`border_pad`)."""
         scale = tuple(self.net.scale)
-        if self.mode == "zeros" or not all(float(s).is_integer() for s in scale):
-            return 0
-        return self.pad if self.pad is not None else receptive_radius(self.net.config, scale,
-                                                                       self.net.upsampler_alpha)
+        margin = self.pad if self.pad is not None else receptive_radius(self.net.config, scale,
+                                                                         self.net.upsampler_alpha)
+        return border_pad(margin, scale, self.mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pad = self.border_pad()

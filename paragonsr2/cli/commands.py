@@ -79,14 +79,16 @@ def cmd_upscale(args) -> int:
     from PIL import Image
 
     plan = plan_upscale(args.inputs, args.output, overwrite=args.overwrite, fmt=args.format)
-    backend, runs_model = _upscale_backend(args)
-    if runs_model is not None and (warning := scale_warning(runs_model)):
-        log.warning(warning)
-    if hasattr(backend, "describe"):
-        print(f"running {backend.describe()}")
     for _, message in plan.problems:
         print(message if message.startswith("skip ") else f"error: {message}", file=sys.stderr)
     failures = len(plan.problems)
+    if not plan.pairs:  # nothing to write: no model to load
+        print(f"0 written, {failures} failed", file=sys.stderr)
+        return EXIT_PARTIAL
+    backend, runs_model = _upscale_backend(args)
+    if runs_model is not None and (warning := scale_warning(runs_model)):
+        log.warning(warning)
+    print(f"running {backend.describe()}")
     pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # --max-pixels (from headers) decides
     try:
         failures += _upscale_all(backend, plan.pairs, args)

@@ -98,6 +98,10 @@ def check_psnr(net: torch.nn.Module, backend: Backend) -> float:
     return psnr(backend(x).clamp(0, 1).numpy(), ref.numpy())
 
 
+def _refusal(cand: Candidate, record: dict[str, float]) -> str:
+    return f"{cand.key}: {record[cand.key]:.1f} dB < {MIN_PSNR_DB:g} dB from fp32 for this model"
+
+
 class AutoBackend(Backend):
     """The backend the automatic choice picked; ``reason`` (and ``describe()``) say which one and why."""
 
@@ -109,6 +113,9 @@ class AutoBackend(Backend):
         record = dict(_load_record(key))
         skipped, chosen = [], None
         for cand in candidates(device, precision):
+            if record.get(cand.key, MIN_PSNR_DB) < MIN_PSNR_DB:  # refused before: not even built again
+                skipped.append(_refusal(cand, record))
+                continue
             try:
                 backend = build(cand)
             except MissingDependencyError as e:
@@ -125,7 +132,7 @@ class AutoBackend(Backend):
             if record[cand.key] >= MIN_PSNR_DB:
                 chosen = (cand, backend)
                 break
-            skipped.append(f"{cand.key}: {record[cand.key]:.1f} dB < {MIN_PSNR_DB:g} dB from fp32 for this model")
+            skipped.append(_refusal(cand, record))
         if chosen is None:
             raise ParagonError(f"no backend can run precision {precision!r} on {device}: " + "; ".join(skipped))
         cand, self.inner = chosen

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import MissingDependencyError, ParagonError
-from .protocol import Backend, is_oom_text
+from .protocol import Backend
 
 _REDUCED = ("use_fp16_packed", "use_fp16_storage", "use_fp16_arithmetic", "use_bf16_storage")
 
@@ -55,6 +55,3 @@ class NcnnBackend(Backend):
                 raise ParagonError(f"ncnn failed on a {tuple(x.shape)} input (error {ret})")
             y = np.array(out, dtype=np.float32, copy=True)
         return torch.from_numpy(y).unsqueeze(0)
-
-    def is_oom(self, error: BaseException) -> bool:
-        return isinstance(error, MemoryError) or is_oom_text(str(error))

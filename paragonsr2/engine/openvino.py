@@ -18,7 +18,7 @@ from ..compile.cache import cache_dir, cached, content_hash
 from ..compile.quantize import calibration_crops, int8_onnx
 from ..errors import MissingDependencyError, ParagonError
 from ..sample import sample_crop
-from .protocol import Backend, is_oom_text
+from .protocol import Backend
 
 MAX_SHAPES = 8  # compiled models kept (tiles of one image come in at most 4 shapes: inner, edges, corner)
 HR_NODES = ("/model/Resize", "/model/resample/")  # ONNX node names where the HR part starts (compile.onnx)
@@ -148,8 +148,6 @@ class OpenVINOBackend(Backend):
             data = request.infer({0: data})[0]
         return torch.from_numpy(np.array(data, dtype=np.float32, copy=True))
 
-    def is_oom(self, error: BaseException) -> bool:
-        return isinstance(error, MemoryError) or is_oom_text(str(error))
 
     def free(self) -> None:
         self._compiled.clear()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 import warnings
 
 import torch
@@ -10,8 +9,6 @@ import torch
 from .choices import resolve_device, resolve_precision
 from .margin import tile_margin
 from .protocol import Backend
-
-log = logging.getLogger("paragonsr2")
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

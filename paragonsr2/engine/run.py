@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..arch.geometry import BORDER_MODES, DEFAULT_BORDER, extend_border
+from ..arch.geometry import DEFAULT_BORDER, border_pad, extend_border
 from ..arch.upsampler import target_size
 from ..errors import ParagonError, UpscaleCancelled
 from ..layouts import Layout, detect_layout, to_nchw  # noqa: F401 (part of the engine API)
@@ -120,9 +120,8 @@ def upscale_tensor(backend: Backend, image: torch.Tensor, *, tile="auto", border
         raise ParagonError(f"image of size {width}x{height} is empty")
     if not image.is_floating_point():
         raise ParagonError(f"expected a float image in [0,1], got dtype {image.dtype}")
-    if border not in BORDER_MODES:
-        raise ParagonError(f"border {border!r} is not one of {', '.join(BORDER_MODES)}")
     margin = backend.margin
+    pad = border_pad(margin, backend.scale, border)
     if tile == "auto":
         tile = auto_tile(backend.num_feat, backend.scale, margin, backend.device, elem_size=backend.elem_size)
     elif tile in (None, 0, "none"):
@@ -132,8 +131,6 @@ def upscale_tensor(backend: Backend, image: torch.Tensor, *, tile="auto", border
         if tile < MIN_TILE:
             raise ParagonError(f"tile size {tile} is too small; use at least {MIN_TILE} or 'auto'")
     oh, ow = target_size(height, width, backend.scale)
-    integer = all(float(v).is_integer() for v in backend.scale)
-    pad = margin if integer and border != "zeros" else 0
     out = torch.empty(b, c, oh, ow, dtype=torch.float32)
     runner = TileRunner(backend, tile, margin, progress, cancel)
     passes = [(slice(0, c), c)] if c in (1, 3) and backend.in_chans in (1, 3) else [(slice(0, 3), 3), (slice(3, 4), 1)]

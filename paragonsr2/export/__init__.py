@@ -10,12 +10,10 @@ from ..compile.quantize import int8_summary
 from ..errors import ParagonError
 from ..fuse import as_deploy
 from ..validate import EXPORT_FORMATS as FORMATS
-from . import ncnn as _ncnn
 from .ncnn import export_ncnn
 from .onnx import PRECISIONS, export_onnx
 from .tensorrt import build_engine_for_model
-from .verify import summary_line as _onnx_summary_line
-from .verify import verify_onnx
+from .verify import summary_line, verify_onnx
 
 log = logging.getLogger("paragonsr2")
 
@@ -42,11 +40,6 @@ def export_model(model, output=None, *, fmt: str = "onnx", precision: str = "fp3
         return export_ncnn(model, out, precision=precision, overwrite=overwrite, opset=opset)
     return build_engine_for_model(model, out, precision=precision, calib=calib, calib_count=calib_count,
                                   calib_size=calib_size, overwrite=overwrite)
-
-
-def summary_line(report: dict) -> str:
-    """One line for a user about a verified export (any format)."""
-    return _ncnn.summary_line(report) if report.get("format") == "ncnn" else _onnx_summary_line(report)
 
 
 __all__ = ["FORMATS", "PRECISIONS", "export_model", "export_ncnn", "export_onnx", "export_onnx_proto",

@@ -17,7 +17,6 @@ from ..errors import ParagonError
 from ..fuse import as_deploy
 
 MIN_PSNR_DB = 45.0  # ncnn's own kernels (winograd, packed layouts) round differently: judged by PSNR
-JUDGED_AS = "fp16"  # engine.compare's PSNR rule, whose limit is MIN_PSNR_DB
 
 
 def ncnn_outputs(param_path: Path) -> list[Path]:
@@ -45,7 +44,7 @@ def export_ncnn(model, path, *, precision: str = "fp32", overwrite: bool = False
         tmp_bin.write_bytes(binary)
         runner = NcnnBackend(str(tmp_param), str(tmp_bin), fused.scale, margin=0, num_feat=fused.config.num_feat,
                              precision=precision, in_chans=fused.config.in_chans, out_chans=fused.config.out_chans)
-        checks = compare_outputs(fused, runner, JUDGED_AS)
+        checks = compare_outputs(fused, runner, precision, min_psnr=MIN_PSNR_DB)
     worst = failed(checks)
     report = {"file": path.name, "bin": path.with_suffix(".bin").name, "format": "ncnn", "precision": precision,
               "converter": "pnnx", "scale": scale, "input": runner.input_name, "output": runner.output_name,
@@ -59,9 +58,3 @@ def export_ncnn(model, path, *, precision: str = "fp32", overwrite: bool = False
     report["path"] = str(path)
     return report
 
-
-def summary_line(report: dict) -> str:
-    """One line for a user: the worst PSNR over the checks and where the files are."""
-    worst = min(report["checks"], key=lambda c: c["psnr"])
-    return (f"verified {report['file']} + {report['bin']} ({report['precision']}) in ncnn against PyTorch: "
-            f"worst PSNR {worst['psnr']:.1f} dB over {len(report['checks'])} checks")

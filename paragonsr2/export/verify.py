@@ -53,8 +53,11 @@ def verify_onnx(model, path: str | os.PathLike, precision: str, images: list[tor
 
 
 def summary_line(report: dict) -> str:
-    """One line for a user: worst PSNR and max difference over the judged checks, and where the report is."""
+    """One line for a user about a verified export (ONNX or NCNN): worst PSNR and max difference over the
+    judged checks."""
     judged = [c for c in report["checks"] if c["pass"] is not None] or report["checks"]
     worst = min(judged, key=lambda c: c["psnr"])
-    return (f"verified {report['file']} ({report['precision']}) in ONNX Runtime against PyTorch: worst PSNR "
+    files = report["file"] + (f" + {report['bin']}" if "bin" in report else "")
+    runtime = "ncnn" if report.get("format") == "ncnn" else "ONNX Runtime"
+    return (f"verified {files} ({report['precision']}) in {runtime} against PyTorch: worst PSNR "
             f"{worst['psnr']:.1f} dB, max abs {worst['max_abs']:.2g} over {len(report['checks'])} checks")
