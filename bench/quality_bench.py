@@ -1,6 +1,6 @@
 """Quality of the bundled models vs PIL bicubic and lanczos on natural photos, for clean, JPEG and noisy LR.
 
-python bench/quality_bench.py [--models A.safetensors ...] [--images DIR] [--threads N]
+python bench/quality_bench.py [--models A.safetensors ...] [--images DIR] [--jpeg Q ...] [--threads N]
 LR = PIL bicubic downscale by the model's scale, then per condition: clean (as is), JPEG q60 (Pillow defaults,
 4:2:0), noisy (Gaussian sigma = 5/255 added to the 8-bit LR, seeded, re-quantised). Metric: PSNR on Y (BT.601)
 after 8-bit quantisation, border = scale, mean over images. Default models: every bundled file.
@@ -59,17 +59,22 @@ def noisy(im: Image.Image, sigma: float, seed: int) -> Image.Image:
     return Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8))
 
 
-CONDITIONS = {
-    "clean": lambda im, i: im,
-    f"JPEG q{JPEG_QUALITY}": lambda im, i: jpeg(im, JPEG_QUALITY),
-    f"noise σ={NOISE_SIGMA:g}/255": lambda im, i: noisy(im, NOISE_SIGMA, seed=i),
-}
+def conditions(jpeg_qualities=(JPEG_QUALITY,)) -> dict:
+    """{name: make(lr_image, image_index)}: clean, one JPEG row per quality, noisy."""
+    rows = {"clean": lambda im, i: im}
+    rows.update({f"JPEG q{q}": (lambda im, i, q=q: jpeg(im, q)) for q in jpeg_qualities})
+    rows[f"noise σ={NOISE_SIGMA:g}/255"] = lambda im, i: noisy(im, NOISE_SIGMA, seed=i)
+    return rows
 
 
-def evaluate(models: list[Path], images: list[Path], scale: int) -> dict[str, dict[str, float]]:
+CONDITIONS = conditions()
+
+
+def evaluate(models: list[Path], images: list[Path], scale: int,
+             conds: dict = CONDITIONS) -> dict[str, dict[str, float]]:
     """{method: {condition: mean Y-PSNR}} for PIL bicubic, PIL lanczos and each model."""
     loaded = {m.name: p.load_model(m, fuse=True) for m in models}
-    sums: dict[str, dict[str, list[float]]] = {n: {c: [] for c in CONDITIONS}
+    sums: dict[str, dict[str, list[float]]] = {n: {c: [] for c in conds}
                                                for n in ("PIL bicubic", "PIL lanczos", *loaded)}
     for i, path in enumerate(images):
         hr_im = Image.open(path).convert("RGB")
@@ -77,7 +82,7 @@ def evaluate(models: list[Path], images: list[Path], scale: int) -> dict[str, di
         hr_im = hr_im.crop((0, 0, w - w % scale, h - h % scale))
         hr = to_tensor(hr_im)
         clean_lr = hr_im.resize((hr_im.width // scale, hr_im.height // scale), Image.Resampling.BICUBIC)
-        for cond, make in CONDITIONS.items():
+        for cond, make in conds.items():
             lr_im = make(clean_lr, i)
             for name, method in (("PIL bicubic", Image.Resampling.BICUBIC), ("PIL lanczos", Image.Resampling.LANCZOS)):
                 sums[name][cond].append(psnr_y(to_tensor(lr_im.resize(hr_im.size, method)), hr, scale))
@@ -90,10 +95,11 @@ def evaluate(models: list[Path], images: list[Path], scale: int) -> dict[str, di
 
 def table(rows: dict[str, dict[str, float]], scale: int) -> str:
     base = rows["PIL bicubic"]
-    head = f"| ×{scale} | " + " | ".join(f"{c} Y-PSNR (vs bicubic)" for c in CONDITIONS) + " |"
-    lines = [head, "|---" * (len(CONDITIONS) + 1) + "|"]
+    conds = list(base)
+    head = f"| ×{scale} | " + " | ".join(f"{c} Y-PSNR (vs bicubic)" for c in conds) + " |"
+    lines = [head, "|---" * (len(conds) + 1) + "|"]
     for name, vals in rows.items():
-        cells = " | ".join(f"{vals[c]:.2f} ({vals[c] - base[c]:+.2f})" for c in CONDITIONS)
+        cells = " | ".join(f"{vals[c]:.2f} ({vals[c] - base[c]:+.2f})" for c in conds)
         lines.append(f"| {name} | {cells} |")
     return "\n".join(lines)
 
@@ -102,6 +108,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="*", type=Path, default=sorted(BUNDLED.glob("*.safetensors")))
     ap.add_argument("--images")
+    ap.add_argument("--jpeg", nargs="+", type=int, default=[JPEG_QUALITY], metavar="Q",
+                    help=f"JPEG qualities of the compressed rows (default {JPEG_QUALITY})")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     args = ap.parse_args()
     if args.threads:
@@ -110,11 +118,12 @@ def main() -> None:
     by_scale: dict[int, list[Path]] = {}
     for m in args.models:
         by_scale.setdefault(int(p.load_model(m).description.scale[0]), []).append(m)
+    conds = conditions(args.jpeg)
     print(f"{len(images)} natural images ({', '.join(i.stem for i in images)}); LR = PIL bicubic, then "
-          f"clean / JPEG q{JPEG_QUALITY} / Gaussian noise sigma {NOISE_SIGMA:g}/255 (seeded)")
+          f"{' / '.join(conds)} (noise seeded)")
     for scale, models in sorted(by_scale.items()):
         print()
-        print(table(evaluate(models, images, scale), scale))
+        print(table(evaluate(models, images, scale, conds), scale))
 
 
 if __name__ == "__main__":

@@ -92,7 +92,8 @@ TRAIN = NodeSpec(
         In("learning_rate", "FLOAT", "AdamW peak learning rate from scratch (a bundled-model fine-tune uses a "
            "quarter of it)", default=1e-3, min=1e-6, max=1e-2, step=1e-5),
         In("degradations", list(DEGRADATION_PRESETS), "clean: bicubic only; light: some blur, noise and JPEG; "
-           "realistic: blur, resize chains, noise, JPEG/WebP, sharpening, second-order rounds", default="light"),
+           "web: half JPEG q50-90, half light noise (the bundled _real model); realistic: blur, resize chains, "
+           "noise, JPEG/WebP, sharpening, second-order rounds", default="light"),
         In("model_name", "STRING", "Output name (saved as <scale>x_<name>.safetensors)", default="ParagonSR2_custom"),
         In("resume", "BOOLEAN", "Continue the run of the same name where it stopped", default=True),
         In("start_from", list(START_FROM), "Fine-tune the bundled model of this scale and variant (where one "

@@ -40,6 +40,30 @@ class ImageInfo:
     bits: int
     gray: bool
     alpha: bool
+    jpeg_quality: int | None = None  # JPEG files: the IJG quality (1-100) their luma table matches best
+
+
+# The IJG (libjpeg) base luminance quantisation table (natural order).
+IJG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+            14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+            49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+
+
+def ijg_table(quality: int) -> list[int]:
+    """libjpeg's luma steps at ``quality`` (1-100): base scaled by 5000/q % (q < 50) or (200 - 2q) %, in 1..255."""
+    percent = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return [min(255, max(1, (base * percent + 50) // 100)) for base in IJG_LUMA]
+
+
+def jpeg_quality(luma_table) -> int | None:
+    """The IJG quality (1-100) whose luma table is closest to ``luma_table`` (64 steps, any order); else None.
+
+    Exact for files written by libjpeg or Pillow; the nearest IJG quality for other encoders' tables.
+    """
+    steps = sorted(luma_table)
+    if len(steps) != len(IJG_LUMA):
+        return None
+    return min(range(1, 101), key=lambda q: sum(abs(a - b) for a, b in zip(sorted(ijg_table(q)), steps)))
 
 
 def _rawmode(im) -> str:
@@ -92,7 +116,9 @@ def _info(im) -> ImageInfo:
     bits = 16 if im.mode.startswith("I") or im.mode == "F" or ";16" in rawmode else 8
     gray = im.mode in ("1", "L", "LA", "La", "F") or im.mode.startswith("I") or rawmode.startswith(("LA;16", "L;16"))
     alpha = im.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in im.info
-    return ImageInfo(im.width, im.height, bits, gray, alpha)
+    tables = getattr(im, "quantization", None) if im.format == "JPEG" else None  # read with the header
+    quality = jpeg_quality(tables[min(tables)]) if tables else None
+    return ImageInfo(im.width, im.height, bits, gray, alpha, quality)
 
 
 def _read_png16(path) -> np.ndarray | None:

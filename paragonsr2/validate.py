@@ -179,3 +179,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  
 CALIB_COUNT = Range(1, 4096, integer=True)  # INT8 calibration images read
 CALIB_SIZE = Range(32, 4096, integer=True)  # px, side of each calibration crop
 OPSET = Range(13, 20, integer=True)  # ONNX opset: 13 = per-channel Q/DQ (INT8); 20 = torch's TorchScript exporter max
+
+# Below this JPEG quality the bundled ``_real`` model beats ``_default`` (level at q90: README, quality table).
+ROBUST_BELOW_JPEG_QUALITY = 90

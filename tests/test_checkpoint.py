@@ -260,3 +260,19 @@ def test_detection_is_a_structured_result():
     assert other_architecture(gen_c) is Foreign.GENERATION_C and "generation C" in str(Foreign.GENERATION_C)
     assert other_architecture({"RRDB_trunk.0.w": (1,)}) is Foreign.ESRGAN
     assert other_architecture({k: tuple(v.shape) for k, v in sd.items()}) is None
+
+
+def test_robust_bundled_model_only_for_low_quality_jpeg(tmp_path):
+    from paragonsr2.checkpoint import bundled_models, model_for_input
+    from paragonsr2.validate import ROBUST_BELOW_JPEG_QUALITY as limit
+
+    default = bundled_models()[2.0]
+    real = default.with_name("2x_ParagonSR2_nano_real.safetensors")
+    assert default.name.endswith("_default.safetensors") and real.is_file()
+    assert model_for_input(default, 60)[0] == real and "60" in model_for_input(default, 60)[1]
+    assert model_for_input(default, limit - 1)[0] == real
+    for quality in (None, limit, 100):
+        assert model_for_input(default, quality) == (default, "")
+    alone = tmp_path / default.name  # no _real sibling beside it
+    alone.write_bytes(default.read_bytes())
+    assert model_for_input(alone, 60) == (alone, "")

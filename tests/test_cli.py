@@ -344,3 +344,28 @@ def test_internal_errors_and_host_state(tmp_path, monkeypatch, capsys):
     assert "internal error (RuntimeError: boom)" in err and "Traceback" not in err and err.count("\n") == 1
     assert main(["-v", "info", "x.pth"]) == 4
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_low_quality_jpeg_gets_the_robust_bundled_model(tmp_path, capsys):
+    import paragonsr2 as p
+    from paragonsr2.imageio import read_image
+
+    arr = (np.random.default_rng(1).random((14, 20, 3)) * 255).astype(np.uint8)
+    Image.fromarray(arr).save(tmp_path / "web.jpg", quality=60)
+    Image.fromarray(arr).save(tmp_path / "fine.jpg", quality=95)
+    out = tmp_path / "out"
+    assert main(["upscale", str(tmp_path / "web.jpg"), str(tmp_path / "fine.jpg"), "-o", str(out), "--format", "png",
+                 "--backend", "pytorch", "--precision", "fp32", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    real = DEFAULT_MODEL.with_name("2x_ParagonSR2_nano_real.safetensors")
+    assert text.count(f"using the bundled {real.name} for JPEG input of quality 60") == 1
+    for name, model in (("web", real), ("fine", DEFAULT_MODEL)):
+        expected = p.upscale(p.load_model(model, fuse=True), read_image(tmp_path / f"{name}.jpg"), layout="BCHW",
+                             backend="pytorch", precision="fp32")
+        written = read_image(next(out.glob(f"{name}*.png")))
+        assert torch_equal_8bit(written, expected)
+
+
+def torch_equal_8bit(written, expected) -> bool:
+    """The written 8-bit file holds the expected float image rounded to 8 bits."""
+    return bool(((expected.clamp(0, 1) * 255).round() / 255 - written).abs().max() < 1e-6)

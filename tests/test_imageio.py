@@ -118,3 +118,14 @@ def test_float_tiff_is_gray_in_unit_range(tmp_path):
     image, info = open_image(tmp_path / "f.tif")
     assert info.gray and info.bits == 16 and image.shape == (1, 1, 6, 5)
     assert torch.equal(image[0, 0], torch.from_numpy(np.clip(arr, 0, 1)))
+
+
+def test_jpeg_quality_read_from_the_header(tmp_path):
+    arr = (np.random.default_rng(0).random((16, 24, 3)) * 255).astype(np.uint8)
+    for quality in (1, 10, 49, 50, 60, 89, 90, 95, 100):
+        Image.fromarray(arr).save(tmp_path / f"q{quality}.jpg", quality=quality)
+        assert probe_image(tmp_path / f"q{quality}.jpg").jpeg_quality == quality
+    Image.fromarray(arr[..., 0]).save(tmp_path / "gray.jpg", quality=70)
+    assert probe_image(tmp_path / "gray.jpg").jpeg_quality == 70
+    Image.fromarray(arr).save(tmp_path / "lossless.png")
+    assert probe_image(tmp_path / "lossless.png").jpeg_quality is None

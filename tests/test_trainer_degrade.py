@@ -91,6 +91,16 @@ def test_presets_shapes_and_images_differ_within_a_batch(preset):
     assert same == (preset == "clean")
 
 
+def test_repeated_filter_names_weight_the_draw():
+    from trainer.degrade.pipeline import pick
+
+    g = torch.Generator().manual_seed(0)
+    filters = PRESETS["web"].resize_filters
+    share = sum(pick(g, filters) == "bicubic" for _ in range(4000)) / 4000
+    expected = filters.count("bicubic") / len(filters)
+    assert abs(share - expected) < 5 * math.sqrt(expected * (1 - expected) / 4000)  # 5 binomial sigmas
+
+
 def test_clean_preset_is_bicubic_and_draws_nothing():
     x = _image()
     g = torch.Generator().manual_seed(0)

@@ -327,7 +327,7 @@ def train(cfg: TrainConfig, *, device=None, resume: bool = True,
             if should_cancel is not None and should_cancel():
                 raise TrainCancelled(run.step, save_checkpoint(run))
             after_step(run, train_step(run), started, on_progress)
-        if run.step >= cfg.steps:
-            run.val = validate(run.ema.module, run.val_images, cfg, run.device) or run.val
+        if run.step > started[1] and not (cfg.val_every and run.step % cfg.val_every == 0):
+            run.val = validate(run.ema.module, run.val_images, cfg, run.device) or run.val  # the weights saved now
         save_checkpoint(run)
     return TrainResult(ema_path(cfg), state_path(cfg), run.step, run.val, run.val_start)

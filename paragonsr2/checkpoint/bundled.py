@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ..arch.upsampler import Scale, scale_pair
 from ..description import ModelDescription
+from ..validate import ROBUST_BELOW_JPEG_QUALITY
 from .detect import scale_from_filename
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -24,6 +25,15 @@ def bundled_model(scale: Scale) -> Path | None:
     """The bundled model trained for ``scale`` (same on both axes), or None."""
     sh, sw = scale_pair(scale)
     return bundled_models().get(sh) if sh == sw else None
+
+
+def model_for_input(default: Path, jpeg_quality: int | None) -> tuple[Path, str]:
+    """The bundled file to run on one input: ``default`` (a ``*_default`` file) or, for a JPEG of quality
+    below ROBUST_BELOW_JPEG_QUALITY, its ``*_real`` sibling where one ships. Returns (file, why; "" = default)."""
+    robust = default.with_name(default.name.replace("_default.", "_real."))
+    if jpeg_quality is None or jpeg_quality >= ROBUST_BELOW_JPEG_QUALITY or robust == default or not robust.is_file():
+        return default, ""
+    return robust, f"JPEG input of quality {jpeg_quality} (< {ROBUST_BELOW_JPEG_QUALITY})"
 
 
 def scale_warning(model_or_description, scale: Scale | None = None) -> str | None:

@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="output image file (one input) or folder")
     bundled = ", ".join(sorted(m.name for m in DEFAULT_MODEL.parent.glob("*.safetensors")))
     p.add_argument("--model", default=None, help=f"checkpoint, or a TensorRT .engine from `export` (default: "
-                   f"the bundled {DEFAULT_MODEL.name}; bundled in {DEFAULT_MODEL.parent}: {bundled})")
+                   f"the bundled {DEFAULT_MODEL.name}, and its _real sibling for JPEG inputs below quality "
+                   f"{validate.ROBUST_BELOW_JPEG_QUALITY}; bundled in {DEFAULT_MODEL.parent}: {bundled})")
     p.add_argument("--tile", type=_checked(validate.check_tile), default="auto",
                    help=f"auto (default), none (whole image) or the LR tile size in px, {validate.TILE}")
     p.add_argument("--border", default=validate.DEFAULT_BORDER, choices=validate.BORDER_MODES,

@@ -85,13 +85,12 @@ def cmd_upscale(args) -> int:
     if not plan.pairs:  # nothing to write: no model to load
         print(f"0 written, {failures} failed", file=sys.stderr)
         return EXIT_PARTIAL
-    backend, runs_model = _upscale_backend(args)
-    if runs_model is not None and (warning := scale_warning(runs_model)):
-        log.warning(warning)
-    print(f"running {backend.describe()}")
+    if args.model is None and not DEFAULT_MODEL.is_file():
+        raise ParagonError(f"the bundled default model {DEFAULT_MODEL} is missing; pass --model FILE")
+    backends = Backends(args)
     pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # --max-pixels (from headers) decides
     try:
-        failures += _upscale_all(backend, plan.pairs, args)
+        failures += _upscale_all(backends, plan.pairs, args)
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
     if failures:
@@ -99,12 +98,12 @@ def cmd_upscale(args) -> int:
     return EXIT_OK if failures == 0 else EXIT_PARTIAL
 
 
-def _upscale_all(backend, pairs, args) -> int:
+def _upscale_all(backends, pairs, args) -> int:
     """Runs every (input, output) pair; one failure never stops the others. Returns the failure count."""
     failures = 0
     for src, dst in pairs:
         try:
-            _upscale_one(backend, src, dst, args)
+            _upscale_one(backends.for_input(src), src, dst, args)
         except ParagonError as e:
             print(f"error: {e}" if str(src) in str(e) else f"error: {src}: {e}", file=sys.stderr)
             failures += 1
@@ -120,18 +119,43 @@ def _upscale_all(backend, pairs, args) -> int:
     return failures
 
 
-def _upscale_backend(args):
-    """(backend, loaded model or None for an exported engine)."""
-    from ..engine import make_backend
+class Backends:
+    """The backend for each input: ``--model``'s, or without it the bundled ``_default`` model and, made on
+    first use, its ``_real`` sibling for JPEG inputs below the quality where that one is better."""
 
-    model_path = Path(args.model) if args.model else DEFAULT_MODEL
-    if args.model is None and not DEFAULT_MODEL.is_file():
-        raise ParagonError(f"the bundled default model {DEFAULT_MODEL} is missing; pass --model FILE")
-    if model_path.suffix.lower() == ".engine":  # an exported TensorRT engine runs only in TensorRT
-        return make_backend(model_path, "tensorrt", args.precision, args.device), None
-    model = load(model_path, args, fuse=True)
-    chosen = {"backend": args.backend} if args.backend else {}  # none given: the library's default
-    return make_backend(model, precision=args.precision, device=args.device, **chosen), model
+    def __init__(self, args) -> None:
+        self.args, self.made = args, {}
+        first = Path(args.model) if args.model else DEFAULT_MODEL  # made now: a setup error stops the command
+        self.made[first] = self._make(first, "")                   # before any input, not once per input
+
+    def for_input(self, src: Path):
+        from ..checkpoint import model_for_input
+        from ..imageio import probe_image
+
+        why = ""
+        path = Path(self.args.model) if self.args.model else DEFAULT_MODEL
+        if self.args.model is None:
+            path, why = model_for_input(DEFAULT_MODEL, probe_image(src, self.args.max_pixels).jpeg_quality)
+        if path not in self.made:
+            self.made[path] = self._make(path, why)
+        return self.made[path]
+
+    def _make(self, model_path: Path, why: str):
+        from ..engine import make_backend
+
+        args = self.args
+        if model_path.suffix.lower() == ".engine":  # an exported TensorRT engine runs only in TensorRT
+            backend = make_backend(model_path, "tensorrt", args.precision, args.device)
+        else:
+            model = load(model_path, args, fuse=True)
+            if warning := scale_warning(model):
+                log.warning(warning)
+            chosen = {"backend": args.backend} if args.backend else {}  # none given: the library's default
+            backend = make_backend(model, precision=args.precision, device=args.device, **chosen)
+        if why:
+            print(f"using the bundled {model_path.name} for {why}")
+        print(f"running {backend.describe()}")
+        return backend
 
 
 def _upscale_one(backend, src: Path, dst: Path, args) -> None:
