@@ -122,13 +122,21 @@ def test_orphan_part_files_are_removed(image_dir, tmp_path):
     assert not mine.exists() and other.exists()
 
 
-def test_bundled_configs_parse():
+def test_bundled_configs_parse_and_chain():
+    """Every shipped config parses; a start from a run folder is the result of another shipped config."""
     from pathlib import Path
 
-    configs = Path(__file__).resolve().parents[1] / "trainer" / "configs"
-    for name in ("default_nano_x2.toml", "default_nano_x4.toml", "real_nano_x2.toml", "stage2_example.toml"):
-        cfg = load_config(configs / name)
+    from trainer.loop import ema_path
+
+    folder = Path(__file__).resolve().parents[1] / "trainer" / "configs"
+    configs = [load_config(f) for f in sorted(folder.glob("*.toml"))]
+    assert len(configs) >= 6
+    results = {ema_path(cfg).resolve() for cfg in configs}
+    for cfg in configs:
         assert cfg.degrade_settings() is not None and cfg.steps > 0
+        if cfg.pretrained:
+            start = cfg.path(cfg.pretrained).resolve()
+            assert start in results or (start.parent.name == "models" and start.is_file()), cfg.pretrained
 
 
 def test_cli_stop_after_keeps_the_schedule(image_dir, tmp_path):
