@@ -139,7 +139,7 @@ def test_bundled_configs_parse_and_chain():
             assert start in results or (start.parent.name == "models" and start.is_file()), cfg.pretrained
 
 
-def test_cli_stop_after_keeps_the_schedule(image_dir, tmp_path):
+def test_cli_stop_after_keeps_the_schedule(image_dir, tmp_path, capsys):
     from trainer.__main__ import main
 
     cfg = tmp_path / "c.toml"
@@ -148,3 +148,4 @@ def test_cli_stop_after_keeps_the_schedule(image_dir, tmp_path):
     assert main(["--config", str(cfg), "--stop-after", "2"]) == 0
     state = torch.load(tmp_path / "run" / "paragonsr2.state.pt", weights_only=True)
     assert int(state["step"]) == 2
+    assert "this model" in capsys.readouterr().out  # the weights saved at step 2 were validated

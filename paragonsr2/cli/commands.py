@@ -103,7 +103,7 @@ def _upscale_all(backends, pairs, args) -> int:
     failures = 0
     for src, dst in pairs:
         try:
-            _upscale_one(backends.for_input(src), src, dst, args)
+            _upscale_one(backends, src, dst, args)
         except ParagonError as e:
             print(f"error: {e}" if str(src) in str(e) else f"error: {src}: {e}", file=sys.stderr)
             failures += 1
@@ -125,17 +125,14 @@ class Backends:
 
     def __init__(self, args) -> None:
         self.args, self.made = args, {}
-        first = Path(args.model) if args.model else DEFAULT_MODEL  # made now: a setup error stops the command
-        self.made[first] = self._make(first, "")                   # before any input, not once per input
+        self.first = Path(args.model) if args.model else DEFAULT_MODEL  # made now: a setup error stops the
+        self.made[self.first] = self._make(self.first, "")              # command before any input
 
-    def for_input(self, src: Path):
+    def for_image(self, info):
+        """The backend for an input whose header says ``info`` (an imageio.ImageInfo)."""
         from ..checkpoint import model_for_input
-        from ..imageio import probe_image
 
-        why = ""
-        path = Path(self.args.model) if self.args.model else DEFAULT_MODEL
-        if self.args.model is None:
-            path, why = model_for_input(DEFAULT_MODEL, probe_image(src, self.args.max_pixels).jpeg_quality)
+        path, why = (self.first, "") if self.args.model else model_for_input(self.first, info.jpeg_quality)
         if path not in self.made:
             self.made[path] = self._make(path, why)
         return self.made[path]
@@ -158,11 +155,12 @@ class Backends:
         return backend
 
 
-def _upscale_one(backend, src: Path, dst: Path, args) -> None:
+def _upscale_one(backends: Backends, src: Path, dst: Path, args) -> None:
     from ..engine import upscale
     from ..imageio import open_image, write_image
 
     image, info = open_image(src, max_pixels=args.max_pixels)
+    backend = backends.for_image(info)
     bar = _progress_bar(src.name, args.no_progress)
     out = upscale(backend, image, tile=args.tile, layout="BCHW", progress=bar, border=args.border,
                   strict_upstream=args.strict_upstream)
