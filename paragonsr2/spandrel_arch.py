@@ -12,22 +12,21 @@ from spandrel.util import KeyCondition
 
 from .arch.geometry import BorderPad
 from .arch.network import ParagonSR2
-from .checkpoint.detect import COMMON_KEYS, detect_config
+from .checkpoint.detect import A_HEAD_KEY, B_HEAD_KEY, BAND0, COMMON_KEYS, detect_config
 from .checkpoint.load import load_model
 
 ARCH_ID = "ParagonSR2"
+# every V2-lineage file has these keys and one of the two heads; contrib/spandrel's ParagonSR2Arch lists the same
+# (tests/test_spandrel_contrib.py proves equal detection on every generation and on spandrel's other architectures)
+DETECT = KeyCondition.has_all(*COMMON_KEYS, BAND0, "magic_upsampler.resample_conv.conv_v.weight",
+                              KeyCondition.has_any(B_HEAD_KEY, A_HEAD_KEY))
 
 
 class ParagonSR2Arch(Architecture[torch.nn.Module]):
     """Detects every V2-lineage generation (A0, A, B) from keys; hyperparameters from shapes."""
 
     def __init__(self) -> None:
-        super().__init__(
-            id=ARCH_ID,
-            name="ParagonSR2",
-            detect=KeyCondition.has_all(*COMMON_KEYS, "body.0.blocks.0.context.dwconv_w.weight",
-                                        "magic_upsampler.resample_conv.conv_v.weight"),
-        )
+        super().__init__(id=ARCH_ID, name="ParagonSR2", detect=DETECT)
 
     def load(self, state_dict) -> ImageModelDescriptor[torch.nn.Module]:
         # the same checks as every load (hostile shapes refused before allocation), EMA flags repaired
@@ -58,4 +57,4 @@ def register() -> bool:
     return bool(added)
 
 
-__all__ = ["ARCH_ID", "ParagonSR2", "ParagonSR2Arch", "descriptor", "detect_config", "register"]
+__all__ = ["ARCH_ID", "DETECT", "ParagonSR2", "ParagonSR2Arch", "descriptor", "detect_config", "register"]

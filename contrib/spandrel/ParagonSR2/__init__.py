@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from typing_extensions import override
 
@@ -11,7 +13,7 @@ from ...__helpers.model_descriptor import (
     ModelTiling,
     StateDict,
 )
-from .__arch.network import DEFAULT_ALPHA, Generation
+from .__arch.network import Generation
 from .__arch.paragonsr2 import ALPHA_KEY, SCALE_KEY, ParagonSR2
 from .__arch.variants import variant_name
 
@@ -51,9 +53,7 @@ def _scale(state_dict: StateDict) -> int:
             " whole-number scales only. Run it with the ParagonSR2 pack, or store a whole"
             " number: python -m paragonsr2 convert IN OUT --scale N"
         )
-    scale = int(values[0])
-    state_dict[SCALE_KEY] = torch.tensor([float(scale)] * 2)
-    return scale
+    return int(values[0])
 
 
 def _alpha(state_dict: StateDict) -> float | None:
@@ -62,6 +62,35 @@ def _alpha(state_dict: StateDict) -> float | None:
     if stored is None:
         return None
     return float(stored.flatten()[0])
+
+
+def _hyperparameters(state_dict: StateDict) -> dict[str, Any]:
+    """ParagonSR2's arguments, from key names and shapes (and the settings keys)."""
+    gamma = state_dict[_BLOCK0 + "ls1.gamma"]
+    if gamma.dim() != 1 or any(".cheap_dynamic." in k for k in state_dict):
+        raise ValueError(
+            "ParagonSR2 generation C: its hidden GroupNorms leave no trace in the"
+            " state dict, so it cannot be rebuilt from the file alone."
+        )
+    generation = _generation(state_dict)
+    num_feat, in_chans = state_dict["conv_in.weight"].shape[:2]
+    hidden = state_dict[_TRANSFORMER0 + "project_in.weight"].shape[0]
+    return {
+        "in_chans": in_chans,
+        "out_chans": state_dict["conv_out.weight"].shape[0],
+        "scale": _scale(state_dict),
+        "num_feat": num_feat,
+        "num_groups": get_seq_len(state_dict, "body"),
+        "num_blocks": get_seq_len(state_dict, "body.0.blocks"),
+        "ffn_expansion": _ffn_expansion(num_feat, hidden),
+        "band": state_dict[_BLOCK0 + "context.dwconv_w.weight"].shape[3],
+        "hr_blocks": get_seq_len(state_dict, "hr_head") if generation == "B" else 0,
+        "generation": generation,
+        "has_generator": _TRANSFORMER0 + "kernel_generator.predictor.1.weight"
+        in state_dict,
+        "a0_fused": _TRANSFORMER0 + "dynamic_conv.weight" in state_dict,
+        "upsampler_alpha": _alpha(state_dict),
+    }
 
 
 def _repair_ema_flags(state_dict: StateDict) -> None:
@@ -95,49 +124,28 @@ class ParagonSR2Arch(Architecture[ParagonSR2]):
 
     @override
     def load(self, state_dict: StateDict) -> ImageModelDescriptor[ParagonSR2]:
-        gamma = state_dict[_BLOCK0 + "ls1.gamma"]
-        if gamma.dim() != 1 or any(".cheap_dynamic." in k for k in state_dict):
-            raise ValueError(
-                "ParagonSR2 generation C: its hidden GroupNorms leave no trace in the"
-                " state dict, so it cannot be rebuilt from the file alone."
-            )
-        generation = _generation(state_dict)
-        num_feat, in_chans = state_dict["conv_in.weight"].shape[:2]
-        hidden = state_dict[_TRANSFORMER0 + "project_in.weight"].shape[0]
-        hr_blocks = get_seq_len(state_dict, "hr_head") if generation == "B" else 0
-        scale = _scale(state_dict)
+        model = ParagonSR2(**_hyperparameters(state_dict))
+        # the settings buffers get the values the model was built with
+        state_dict[SCALE_KEY] = model.get_buffer(SCALE_KEY).clone()
+        state_dict[ALPHA_KEY] = model.get_buffer(ALPHA_KEY).clone()
         _repair_ema_flags(state_dict)
-
-        model = ParagonSR2(
-            in_chans=in_chans,
-            out_chans=state_dict["conv_out.weight"].shape[0],
-            scale=scale,
-            num_feat=num_feat,
-            num_groups=get_seq_len(state_dict, "body"),
-            num_blocks=get_seq_len(state_dict, "body.0.blocks"),
-            ffn_expansion=_ffn_expansion(num_feat, hidden),
-            band=state_dict[_BLOCK0 + "context.dwconv_w.weight"].shape[3],
-            hr_blocks=hr_blocks,
-            generation=generation,
-            has_generator=_TRANSFORMER0 + "kernel_generator.predictor.1.weight"
-            in state_dict,
-            a0_fused=_TRANSFORMER0 + "dynamic_conv.weight" in state_dict,
-            upsampler_alpha=_alpha(state_dict),
-        )
-        if ALPHA_KEY not in state_dict:
-            state_dict[ALPHA_KEY] = torch.tensor([DEFAULT_ALPHA[generation]])
+        config = model.config
 
         return ImageModelDescriptor(
             model,
             state_dict,
             architecture=self,
-            purpose="Restoration" if scale == 1 else "SR",
-            tags=[variant_name(model.config), f"gen{generation}", f"{num_feat}nf"],
+            purpose="Restoration" if model.scale == (1, 1) else "SR",
+            tags=[
+                variant_name(config),
+                f"gen{config.generation}",
+                f"{config.num_feat}nf",
+            ],
             supports_half=True,
             supports_bfloat16=True,
-            scale=scale,
-            input_channels=in_chans,
-            output_channels=model.config.out_chans,
+            scale=int(model.scale[0]),
+            input_channels=config.in_chans,
+            output_channels=config.out_chans,
             tiling=ModelTiling.SUPPORTED,
         )
 
