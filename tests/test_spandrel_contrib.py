@@ -225,6 +225,52 @@ def test_apply_is_idempotent_and_refuses_other_folders(tmp_path, capsys):
     assert "is not a spandrel checkout" in capsys.readouterr().err
 
 
+def test_apply_to_a_checkout_places_what_the_inference_test_needs(tmp_path, real_path):
+    """Checkout layout (libs/spandrel/spandrel + tests/ + README.md, inputs random here): the test file and its
+    snapshot, the upstream checkpoint, expected images equal to the pack's output, the README line; idempotent."""
+    spandrel = pytest.importorskip("spandrel")
+    import numpy as np
+    from PIL import Image
+
+    from paragonsr2 import load_model
+
+    apply = _apply_module()
+    shutil.copytree(Path(spandrel.__file__).parent, tmp_path / "libs/spandrel/spandrel",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "tests/images/inputs").mkdir(parents=True)
+    (tmp_path / "tests/util.py").write_text("")
+    (tmp_path / "README.md").write_text("#### Single Image Super Resolution\n\n- [AuraSR](x)\n\n#### Face\n")
+    rng = np.random.default_rng(0)
+    for name in apply.TEST_IMAGES:
+        side = int(name.split("x")[0])
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(
+            tmp_path / f"tests/images/inputs/{name}.png")
+    apply.apply(tmp_path, real_path.parent, log=lambda _: None)
+    log = []
+    apply.apply(tmp_path, real_path.parent, log=log.append)
+    assert log == []
+    assert (tmp_path / "tests/test_ParagonSR2.py").read_bytes() == (APPLY.parent / "test_ParagonSR2.py").read_bytes()
+    assert (tmp_path / "tests/__snapshots__/test_ParagonSR2.ambr").is_file()
+    assert (tmp_path / f"tests/models/{real_path.name}").read_bytes() == real_path.read_bytes()
+    assert (tmp_path / "README.md").read_text().count("[ParagonSR2]") == 1
+    model = load_model(real_path)
+    for name in apply.TEST_IMAGES:
+        x = torch.from_numpy(np.asarray(Image.open(tmp_path / f"tests/images/inputs/{name}.png"), np.float32) / 255)
+        with torch.no_grad():
+            ref = model(x.permute(2, 0, 1)[None]).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+        out = np.asarray(Image.open(tmp_path / f"tests/images/outputs/{name}/{real_path.stem}.png"), np.float32)
+        assert out.shape == ref.shape and np.abs(out - ref * 255).max() <= 0.5 + 1e-3, name
+
+
+def test_apply_refuses_a_checkpoint_that_is_not_the_public_one(tmp_path):
+    apply = _apply_module()
+    (tmp_path / apply.MODEL_NAME).write_bytes(b"not the model")
+    with pytest.raises(apply.ApplyError, match="sha256 differs"):
+        apply.checkpoint_bytes(tmp_path)
+    with pytest.raises(apply.ApplyError, match="--checkpoints DIR"):
+        apply.checkpoint_bytes(tmp_path / "missing")
+
+
 def test_registry_refuses_an_unknown_layout(tmp_path):
     apply = _apply_module()
     with pytest.raises(apply.ApplyError, match="MAIN_REGISTRY.add"):
@@ -237,6 +283,29 @@ def test_network_copy_refuses_imports_of_the_rest_of_the_pack(monkeypatch, tmp_p
     monkeypatch.setattr(apply, "PACK_ARCH", tmp_path)
     with pytest.raises(apply.ApplyError, match="reaches outside paragonsr2/arch"):
         apply.network_source("network.py")
+
+
+@pytest.mark.parametrize("value", [2, 2.5, 1, 16, 0.5, 17, 0, -2, float("nan"), float("inf"), True, None, "2",
+                                   (2, 3), [3, 3], (2,), (2, 3, 4), (2, 0.5), [], 0.25, 1.0])
+def test_network_checks_match_the_pack_validation(value):
+    """contrib's __arch/checks.py (what the network calls inside spandrel) accepts and normalises scale and
+    alpha as paragonsr2/validate.py does, for the numbers and pairs the network is given."""
+    from paragonsr2 import validate
+
+    spec = importlib.util.spec_from_file_location("contrib_checks", APPLY.parent / "ParagonSR2/__arch/checks.py")
+    checks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checks)
+    for contrib, pack in ((checks.check_scale, validate.check_scale), (checks.check_alpha, validate.check_alpha)):
+        results = []
+        for check in (contrib, pack):
+            try:
+                results.append(check(value))
+            except ValueError:
+                results.append("refused")
+        if isinstance(value, str):  # the pack also parses text (CLI, metadata); the network is given numbers
+            assert results[0] == "refused"
+        else:
+            assert results[0] == results[1], (contrib.__name__, value, results)
 
 
 def test_spandrel_loads_every_case_to_the_pack_outputs(probed):
