@@ -405,6 +405,31 @@ def test_real_checkpoints_load_through_spandrel(probed, real_path, real_ema_path
                          "purpose": "SR", "half": True, "bf16": True}
 
 
+CHAINNER_PYTHON = os.environ.get("CHAINNER_TORCH_PYTHON")  # a Python with chaiNNer's requirements and torch
+
+
+@pytest.mark.skipif(not CHAINNER_PYTHON, reason="set CHAINNER_TORCH_PYTHON (docs/spandrel.md: chaiNNer with torch)")
+@pytest.mark.parametrize("model", ["2xParagonSR2_Nano_Pretrain_a6736e0b_ema", "4x_ParagonSR2_nano_default"])
+def test_chainner_pytorch_nodes_match_the_pack(tmp_path, model):
+    """chaiNNer's own Load Image -> PyTorch Load Model -> Upscale Image on the patched spandrel: the output
+    equals the pack's within one 8-bit level (contrib/spandrel/chainner_pytorch.py)."""
+    spandrel = pytest.importorskip("spandrel")
+    from helpers import CHECKPOINTS
+
+    path = (CHECKPOINTS if model.startswith("2x") else ROOT / "paragonsr2/models") / f"{model}.safetensors"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    shutil.copytree(Path(spandrel.__file__).parent, tmp_path / "spandrel", ignore=shutil.ignore_patterns("__pycache__"))
+    _apply_module().apply(tmp_path / "spandrel", log=lambda _: None)
+    done = subprocess.run([CHAINNER_PYTHON, str(APPLY.parent / "chainner_pytorch.py"), str(path),
+                           str(ROOT / "paragonsr2/data/verify.png")], env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                          capture_output=True, text=True, timeout=600, check=False)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and summary["ok"], (summary, done.stderr[-2000:])
+    assert summary["arch"] == ARCH_ID and summary["spandrel"].startswith(str(tmp_path))
+    assert summary["output"][:2] == [96 * summary["scale"], 128 * summary["scale"]]
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["--probe"]:
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     probe(Path(sys.argv[2]))
