@@ -14,7 +14,7 @@ from ..paragonsr2.errors import ParagonError
 from ..trainer import TrainCancelled, train
 from ..trainer.perceptual import ARCHS
 from ..trainer.presets import DEGRADATION_PRESETS, STAGES, START_FROM, short_run_config
-from ..trainer.publish import publish
+from ..trainer.publish import publish, published_before
 from ..trainer.report import summary
 from . import bridge
 from .models import MODEL_OUT
@@ -69,9 +69,9 @@ def run_train(dataset_folder, variant, scale, steps, batch, patch, learning_rate
         bridge.status_text(message, unique_id)
         bridge.raise_if_interrupted()
         raise ParagonError(message) from None
-    out, note = publish(result.ema_path, bridge.upscale_models_dir(), stem, run_dir)
-    start = f"fine-tuned from {Path(cfg.pretrained).name}" if cfg.pretrained else "trained from scratch"
-    text = "\n".join(line for line in (summary(result, out), start, note, f"run state: {run_dir}") if line)
+    kept = published_before(bridge.upscale_models_dir(), run_dir) if result.trained == 0 else None
+    out, note = (kept, "") if kept else publish(result.published, bridge.upscale_models_dir(), stem, run_dir)
+    text = "\n".join(line for line in (summary(result, out), note, f"run state: {run_dir}") if line)
     return (bridge.model_descriptor(load_model(out, fuse=True)), text), {"text": [text]}
 
 

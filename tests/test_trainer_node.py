@@ -60,7 +60,7 @@ def test_finetunes_bundled_model_and_keeps_run_state_apart(comfy):
 
 def test_from_scratch_and_name_prefix_not_doubled(comfy):
     _, summary = comfy["call"](start_from="scratch", model_name="2x_other")
-    assert "trained from scratch" in summary
+    assert "(from scratch)" in summary
     assert (comfy["models"] / "upscale_models" / "2x_other.safetensors").is_file()
 
 
