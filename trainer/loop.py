@@ -243,11 +243,12 @@ def validate_now(run: Run) -> None:
     run.val = evaluate(run.ema.module, run.vset, run.cfg.scale, run.device)
     if not run.val:
         return
-    if not run.best or run.val["psnr"] > run.best["val"]["psnr"]:
+    if math.isfinite(run.val["psnr"]) and (not run.best or run.val["psnr"] > run.best["val"]["psnr"]):
         run.best = {"step": run.step, "val": dict(run.val)}
         run.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in run.ema.state_dict().items()}
-    log.info("validation at step %d: %.2f dB (best %.2f dB at step %d, bicubic %.2f dB)", run.step,
-             run.val["psnr"], run.best["val"]["psnr"], run.best["step"], run.val["psnr_bicubic"])
+    best = f"best {run.best['val']['psnr']:.2f} dB at step {run.best['step']}" if run.best else "no finite value yet"
+    log.info("validation at step %d: %.2f dB (%s, bicubic %.2f dB)", run.step, run.val["psnr"], best,
+             run.val["psnr_bicubic"])
 
 
 def choose(run: Run) -> tuple[dict, int, dict, str]:

@@ -16,6 +16,7 @@ from .losses import psnr_y, ssim_y
 
 VAL_SEED_OFFSET = 7919  # the validation LR draws use seed + this, apart from the training draws
 MAX_AUTO_VAL = 8  # the automatic split holds back at most this many images
+MAX_CANDIDATES = 2000  # the diverse choice looks at most at this many images (evenly spaced)
 
 
 def validation_count(n: int, fraction: float, wanted: int = 0) -> int:
@@ -40,19 +41,26 @@ def descriptor(img: torch.Tensor) -> torch.Tensor:
 
 
 def diverse(images: list[torch.Tensor], count: int) -> list[int]:
-    """Indices of ``count`` images spread over content (farthest-point choice on standardised descriptors,
-    starting from the most typical image); deterministic, ascending."""
+    """Indices (ascending) of ``count`` images that represent the set's range of content: a greedy k-medoids
+    choice on standardised descriptors (each pick most reduces every image's distance to its nearest pick), so
+    the split covers the kinds of image there are rather than outliers. Deterministic; at most MAX_CANDIDATES
+    evenly spaced images are considered."""
     if count <= 0:
         return []
-    feats = torch.stack([descriptor(img) for img in images])
-    feats = (feats - feats.mean(0)) / feats.std(0).clamp_min(1e-6) if len(images) > 1 else feats
-    chosen = [int(feats.norm(dim=1).argmin())]
-    nearest = (feats - feats[chosen[0]]).norm(dim=1)
-    while len(chosen) < count:
-        nxt = int(nearest.argmax())
-        chosen.append(nxt)
-        nearest = torch.minimum(nearest, (feats - feats[nxt]).norm(dim=1))
-    return sorted(chosen)
+    step = max(1, math.ceil(len(images) / MAX_CANDIDATES))
+    ids = list(range(0, len(images), step))
+    feats = torch.stack([descriptor(images[i]) for i in ids])
+    feats = (feats - feats.mean(0)) / feats.std(0).clamp_min(1e-6) if len(ids) > 1 else feats
+    dist = torch.cdist(feats, feats)
+    chosen = [int(dist.sum(0).argmin())]
+    nearest = dist[:, chosen[0]].clone()
+    while len(chosen) < min(count, len(ids)):
+        gain = (nearest[:, None] - dist).clamp_min(0).sum(0)
+        gain[chosen] = -1.0
+        pick = int(gain.argmax())
+        chosen.append(pick)
+        nearest = torch.minimum(nearest, dist[:, pick])
+    return sorted(ids[c] for c in chosen)
 
 
 def grid_crops(img: torch.Tensor, size: int, count: int, scale: int) -> list[torch.Tensor]:
