@@ -110,7 +110,7 @@ def test_short_runs_fine_tune_gentler_than_from_scratch(tmp_path):
     tune, scratch = short_run_config(**kw), short_run_config(**kw, start_from="scratch")
     assert tune.pretrained and tune.lr == pytest.approx(1e-3 * FINETUNE.lr_factor) and tune.keep_best
     assert (tune.warmup, scratch.warmup) == (10, 20) and scratch.lr == 1e-3 and not scratch.pretrained
-    assert tune.val_every == 20
+    assert tune.val_every == 25 and short_run_config(**{**kw, "steps": 2000}).val_every == 200
 
 
 def test_requeued_finished_run_trains_nothing_and_leaves_the_model(photos, tmp_path, caplog):

@@ -43,12 +43,12 @@ def short_run_config(*, hr_dir: str, variant: str, scale: int, steps: int, batch
                      perceptual_arch: str = "vgg19") -> TrainConfig:
     """A complete config for a run of ``steps`` steps: a fine-tune of the bundled model (FINETUNE schedule)
     unless ``start_from`` is "scratch" or none is bundled (SCRATCH schedule); about 10 validations and checkpoints
-    (at least 10 steps apart), the best validated EMA snapshot published (keep_best), an EMA fast enough to follow
+    (at least 25 steps apart), the best validated EMA snapshot published (keep_best), an EMA fast enough to follow
     a short run. Stage 2 adds the discriminator and colour term (STAGE2) and, given a backbone file, the
     perceptual term."""
     pretrained = bundled_model(variant, scale) if start_from == "bundled model" else None
     plan = FINETUNE if pretrained else SCRATCH
-    every = max(10, steps // 10)
+    every = max(25, steps // 10)
     return TrainConfig(
         hr_dir=hr_dir, variant=variant, scale=scale, steps=steps, batch=batch, patch=patch,
         lr=learning_rate * plan.lr_factor, warmup=min(500, round(steps * plan.warmup_share)),
