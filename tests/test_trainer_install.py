@@ -2,6 +2,7 @@
 a shipped config is found by name and its data path starts at the current folder. Opt-in (about a minute:
 pip builds the wheel): PARAGONSR2_INSTALL_TEST=1."""
 import os
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -19,7 +20,10 @@ def test_installed_command_works_from_any_folder(tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=True)  # torch etc. come from the system
     bin_dir = env_dir / "bin"
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)], check=True)
+    source = tmp_path / "source"  # a copy: the build leaves nothing in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "data", "runs", "build", "*.egg-info",
+                                                                "__pycache__", "bench"))
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", str(source)], check=True)
     work = tmp_path / "elsewhere"
     (work / "photos").mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -37,7 +41,7 @@ def test_installed_command_works_from_any_folder(tmp_path):
     assert "images: 4 found, 3 for training, 1 for validation" in done.stderr
     origin = subprocess.run([str(bin_dir / "python"), "-c", "import trainer; print(trainer.__file__)"], cwd=work,
                             env=env, capture_output=True, text=True, check=True).stdout
-    assert str(env_dir) in origin and str(ROOT) not in origin  # the installed copy ran, not the checkout
+    assert str(env_dir) in origin and str(ROOT) not in origin and str(source) not in origin  # the installed copy ran, not the checkout
     missing = cli("--config", "default_nano_x2")
     assert missing.returncode == 2 and str(work / "data" / "templates") in missing.stderr
     assert "paragonsr2-train --fetch-data" in missing.stderr
