@@ -78,9 +78,9 @@ def run_train(dataset_folder, variant, scale, steps, batch, patch, learning_rate
 TRAIN = NodeSpec(
     node_id="ParagonSR2Train", display_name="Train ParagonSR2",
     description="Fine-tunes the bundled ParagonSR2 model of the chosen scale and variant (or trains from scratch) "
-                "on a folder of HR images (LR made on the fly) and saves the EMA weights into "
-                "models/upscale_models. Run state stays in models/paragonsr2_runs. Interrupt keeps the last "
-                "checkpoint; 'resume' continues it.",
+                "on a folder of HR images (LR made on the fly) and saves the best validated EMA weights (never "
+                "worse than the start) into models/upscale_models. Run state stays in models/paragonsr2_runs. "
+                "Interrupt keeps the last checkpoint; 'resume' continues it.",
     inputs=[
         In("dataset_folder", "STRING", "Folder of high-resolution training images: a name under ComfyUI's "
            "input folder, or an absolute path", default=""),
@@ -90,7 +90,7 @@ TRAIN = NodeSpec(
         In("batch", "INT", "Crops per step", default=8, min=1, max=128, step=1),
         In("patch", "INT", "LR crop size in px", default=48, min=16, max=256, step=8),
         In("learning_rate", "FLOAT", "AdamW peak learning rate from scratch (a bundled-model fine-tune uses a "
-           "quarter of it)", default=1e-3, min=1e-6, max=1e-2, step=1e-5),
+           "tenth of it)", default=1e-3, min=1e-6, max=1e-2, step=1e-5),
         In("degradations", list(DEGRADATION_PRESETS), "clean: bicubic only; light: some blur, noise and JPEG; "
            "web: half JPEG q50-90, half light noise (the bundled _real model); realistic: blur, resize chains, "
            "noise, JPEG/WebP, sharpening, second-order rounds", default="light"),
@@ -105,5 +105,6 @@ TRAIN = NodeSpec(
         In("perceptual_arch", list(ARCHS), "Stage 2 only: the network of perceptual_weights", default="vgg19",
            optional=True),
     ],
-    outputs=[MODEL_OUT, Out("STRING", "summary", "Steps done; validation PSNR vs bicubic and vs the start")],
+    outputs=[MODEL_OUT, Out("STRING", "summary", "Steps done; the validation images; which snapshot was published "
+                            "and why; its validation PSNR vs the start and bicubic")],
     run=run_train, output_node=True)
