@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -89,6 +90,7 @@ def main() -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--images", help="quality images (default: the scikit-image photos)")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the trainer's header and validation lines
     os.chdir(ROOT)  # the configs' paths start at the repository root (paths_from = "cwd")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
