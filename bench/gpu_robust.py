@@ -3,7 +3,7 @@ within a time budget and writes the .safetensors files and a quality report to -
 
     python bench/robust_data.py                      # here, once: pre-cut HR patches (<= 48 MiB, bench/out/)
     bash bench/gpu_robust.sh                         # there: carry=["bench/out/robust_data"]
-    python bench/gpu_robust.py --steps 2 --device cpu --out /tmp/x   # a tiny check on a CPU
+    python bench/gpu_robust.py --steps 2 --batch 2 --device cpu --out /tmp/x   # a tiny CPU check
 
 Per scale (trainer/configs/robust_s_x2.toml, robust_s_x4.toml): unless --steps is given, a probe run measures
 seconds per step (steps 10-30, after warm-up) and the real run gets as many steps as fit its share of --budget-s.
@@ -47,6 +47,8 @@ def run_scale(scale: int, args, work: Path) -> Path:
     cfg = load_config(CONFIGS[scale], out_dir=str(work / f"robust_s_x{scale}"))
     if args.data:
         cfg.hr_dir = str(Path(args.data).resolve())
+    if args.batch:
+        cfg.batch = args.batch
     if args.steps:
         cfg.steps = args.steps
     else:
@@ -87,6 +89,7 @@ def main() -> int:
     ap.add_argument("--scales", nargs="+", type=int, default=[2, 4], choices=(2, 4))
     ap.add_argument("--budget-s", type=float, default=420.0, help="training seconds for all scales together")
     ap.add_argument("--steps", type=int, help="fixed steps per scale instead of the time budget (CPU check)")
+    ap.add_argument("--batch", type=int, help="crops per step instead of the config's (CPU check)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--images", help="quality images (default: the scikit-image photos)")
     args = ap.parse_args()
