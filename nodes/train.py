@@ -14,7 +14,7 @@ from ..paragonsr2.errors import ParagonError
 from ..trainer import TrainCancelled, train
 from ..trainer.perceptual import ARCHS
 from ..trainer.presets import DEGRADATION_PRESETS, STAGES, START_FROM, short_run_config
-from ..trainer.publish import publish
+from ..trainer.publish import publish, published_before
 from ..trainer.report import summary
 from . import bridge
 from .models import MODEL_OUT
@@ -69,18 +69,18 @@ def run_train(dataset_folder, variant, scale, steps, batch, patch, learning_rate
         bridge.status_text(message, unique_id)
         bridge.raise_if_interrupted()
         raise ParagonError(message) from None
-    out, note = publish(result.ema_path, bridge.upscale_models_dir(), stem, run_dir)
-    start = f"fine-tuned from {Path(cfg.pretrained).name}" if cfg.pretrained else "trained from scratch"
-    text = "\n".join(line for line in (summary(result, out), start, note, f"run state: {run_dir}") if line)
+    kept = published_before(bridge.upscale_models_dir(), run_dir) if result.trained == 0 else None
+    out, note = (kept, "") if kept else publish(result.published, bridge.upscale_models_dir(), stem, run_dir)
+    text = "\n".join(line for line in (summary(result, out), note, f"run state: {run_dir}") if line)
     return (bridge.model_descriptor(load_model(out, fuse=True)), text), {"text": [text]}
 
 
 TRAIN = NodeSpec(
     node_id="ParagonSR2Train", display_name="Train ParagonSR2",
     description="Fine-tunes the bundled ParagonSR2 model of the chosen scale and variant (or trains from scratch) "
-                "on a folder of HR images (LR made on the fly) and saves the EMA weights into "
-                "models/upscale_models. Run state stays in models/paragonsr2_runs. Interrupt keeps the last "
-                "checkpoint; 'resume' continues it.",
+                "on a folder of HR images (LR made on the fly) and saves the best validated EMA weights (never "
+                "worse than the start) into models/upscale_models. Run state stays in models/paragonsr2_runs. "
+                "Interrupt keeps the last checkpoint; 'resume' continues it.",
     inputs=[
         In("dataset_folder", "STRING", "Folder of high-resolution training images: a name under ComfyUI's "
            "input folder, or an absolute path", default=""),
@@ -90,7 +90,7 @@ TRAIN = NodeSpec(
         In("batch", "INT", "Crops per step", default=8, min=1, max=128, step=1),
         In("patch", "INT", "LR crop size in px", default=48, min=16, max=256, step=8),
         In("learning_rate", "FLOAT", "AdamW peak learning rate from scratch (a bundled-model fine-tune uses a "
-           "quarter of it)", default=1e-3, min=1e-6, max=1e-2, step=1e-5),
+           "tenth of it)", default=1e-3, min=1e-6, max=1e-2, step=1e-5),
         In("degradations", list(DEGRADATION_PRESETS), "clean: bicubic only; light: some blur, noise and JPEG; "
            "web: half JPEG q50-90, half light noise (the bundled _real model); realistic: blur, resize chains, "
            "noise, JPEG/WebP, sharpening, second-order rounds", default="light"),
@@ -105,5 +105,6 @@ TRAIN = NodeSpec(
         In("perceptual_arch", list(ARCHS), "Stage 2 only: the network of perceptual_weights", default="vgg19",
            optional=True),
     ],
-    outputs=[MODEL_OUT, Out("STRING", "summary", "Steps done; validation PSNR vs bicubic and vs the start")],
+    outputs=[MODEL_OUT, Out("STRING", "summary", "Steps done; the validation images; which snapshot was published "
+                            "and why; its validation PSNR vs the start and bicubic")],
     run=run_train, output_node=True)

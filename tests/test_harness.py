@@ -6,6 +6,7 @@ Chromium + playwright-core); anything missing skips with the reason. Each run ge
 (models, input, output, user) and a free port, with this checkout linked in as the pack `paragonsr2`."""
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -188,6 +189,41 @@ def test_train_node_publishes_only_the_final_model(server):
     print(node_ui(server, summary, "1").get("text", [""])[0])  # the node's summary, for the run's log
     after = {p.relative_to(models) for p in models.rglob("*")}
     assert after - before == {Path("2x_harness.safetensors")}
+
+
+def _natural_photos() -> list[Path]:
+    """The scikit-image wheel's photos (read as files; skimage is not imported)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skimage")
+    data = Path(list(spec.submodule_search_locations)[0]) / "data" if spec else Path("/nonexistent")
+    names = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "motorcycle_right.png",
+             "rocket.jpg", "brick.png", "grass.png", "gravel.png", "moon.png", "coins.png", "hubble_deep_field.jpg",
+             "retina.jpg")
+    return [data / n for n in names if (data / n).is_file()]
+
+
+def test_train_example_on_natural_photos_is_not_worse_than_its_start(server):
+    """The Train example with its default settings on >= 12 natural photos: the published model is at least as
+    good as the starting (bundled) model on the validation split, and the summary says by how much."""
+    photos = _natural_photos()
+    if len(photos) < 12:
+        pytest.skip("needs the scikit-image photos: pip install --no-deps scikit-image")
+    folder = server["base"] / "input" / "photos12"
+    folder.mkdir(exist_ok=True)
+    for photo in photos:
+        shutil.copy(photo, folder / photo.name)
+    summary = run_workflow(server, _twin("train", **{"1.dataset_folder": "photos12", "1.resume": False}),
+                           timeout=1800)
+    assert summary["status"] == "success", summary["error"]
+    text = node_ui(server, summary, "1").get("text", [""])[0]
+    print(text)  # for the run's log
+    published = float(re.search(r"published model\s+([\d.]+) dB", text).group(1))
+    start, gain = re.search(r"starting model\s+([\d.]+) dB\s+\(([+-][\d.]+) dB\)", text).groups()
+    assert published >= float(start) and float(gain) >= 0
+    from trainer.validation import validation_count
+
+    assert f"validation: {validation_count(len(photos), 0.1)} images" in text
 
 
 def test_saved_workflow_reopens_with_widget_state_and_model_facts(server, tmp_path):

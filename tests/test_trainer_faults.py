@@ -77,7 +77,7 @@ def test_missing_or_empty_data_is_one_clear_error(tmp_path, capsys):
 
     assert main(["--config", str(cfg)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "fetch_default_data.sh" in err[0]
+    assert len(err) == 1 and "paragonsr2-train --fetch-data" in err[0]
 
 
 def test_too_small_images_say_what_to_change(tmp_path):
@@ -148,4 +148,4 @@ def test_cli_stop_after_keeps_the_schedule(image_dir, tmp_path, capsys):
     assert main(["--config", str(cfg), "--stop-after", "2"]) == 0
     state = torch.load(tmp_path / "run" / "paragonsr2.state.pt", weights_only=True)
     assert int(state["step"]) == 2
-    assert "this model" in capsys.readouterr().out  # the weights saved at step 2 were validated
+    assert "published model" in capsys.readouterr().out  # the weights saved at step 2 were validated

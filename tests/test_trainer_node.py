@@ -60,7 +60,7 @@ def test_finetunes_bundled_model_and_keeps_run_state_apart(comfy):
 
 def test_from_scratch_and_name_prefix_not_doubled(comfy):
     _, summary = comfy["call"](start_from="scratch", model_name="2x_other")
-    assert "trained from scratch" in summary
+    assert "(from scratch)" in summary
     assert (comfy["models"] / "upscale_models" / "2x_other.safetensors").is_file()
 
 
@@ -103,3 +103,15 @@ def test_stage2_runs_from_the_node(comfy, tmp_path):
     assert "disc" in state and "disc_optimizer" in state and "2 steps" in summary
     with pytest.raises(comfy["ParagonError"], match="does not exist"):
         comfy["call"](stage="2: perceptual finetune", perceptual_weights=str(tmp_path / "absent.pth"))
+
+
+def test_requeued_finished_run_leaves_the_published_model(comfy):
+    _, first = comfy["call"]()
+    published = comfy["models"] / "upscale_models" / "2x_mine.safetensors"
+    before, mtime = published.read_bytes(), published.stat().st_mtime_ns
+    assert "validation: 1 images" in first and "published" in first and "starting model" in first
+    _, again = comfy["call"](resume=True)
+    assert "already finished at step 2, nothing trained" in again
+    assert published.read_bytes() == before and published.stat().st_mtime_ns == mtime
+    _, more = comfy["call"](resume=True, steps=3)
+    assert "resumed from step 2, trained 1 steps to step 3" in more and "steps 2 -> 3" in more

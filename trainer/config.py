@@ -5,8 +5,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._core import TrainError
+from ._core import BUNDLED_DIR, TrainError
 from .degrade import SETTING_NAMES, DegradeSettings, resolve
+
+BUNDLED_PREFIX = "bundled:"
+VAL_SPLITS = ("diverse", "every_kth")
+PATHS_FROM = ("config", "cwd")
+LOSSES = ("l1", "charbonnier")
+PATH_SETTINGS = ("hr_dir", "lr_dir", "file_list", "data_root", "pretrained", "perceptual_weights")
 
 
 @dataclass
@@ -18,7 +24,10 @@ class TrainConfig:
     lr_dir: str = ""  # optional paired LR folder (same file names as hr_dir)
     file_list: str = ""  # optional text file of image paths (one per line) instead of hr_dir
     data_root: str = ""  # folder that file_list entries are relative to (default: the list's folder)
-    val_fraction: float = 0.1  # held-back share of images for validation (every k-th file)
+    val_fraction: float = 0.1  # share of images held back for validation (see val_images)
+    val_images: int = 0  # validation images; 0: max(ceil(val_fraction * n), min(4, n // 3)), at most 8
+    val_split: str = "diverse"  # diverse: content-diverse images | every_kth: every round(1/val_fraction)-th file
+    val_crops: int = 4  # crops per validation image, on an even grid (1: the centre crop)
     min_size: int = 0  # skip images whose short side is below this (HR px); crops need patch*scale anyway
     max_side: int = 1536  # downscale larger images once at load (keeps memory bounded)
     patch: int = 48  # LR crop size
@@ -48,7 +57,7 @@ class TrainConfig:
     variant: str = "nano"
     scale: int = 2
     upsampler_alpha: float = 0.5
-    pretrained: str = ""  # start from these weights (finetune, or stage 2 from a stage-1 checkpoint)
+    pretrained: str = ""  # start from these weights (a file, or "bundled:<name>" for a model shipped in the pack)
     # optimisation
     steps: int = 20000
     lr: float = 1e-3
@@ -77,14 +86,39 @@ class TrainConfig:
     out_dir: str = "runs/paragonsr2"
     name: str = "paragonsr2"
     val_every: int = 1000
+    keep_best: bool = True  # publish the best validated EMA snapshot, the starting weights included (a fine-tune
+    #                         never ends worse than its start on the validation split); False: the last EMA
     save_every: int = 1000
     val_crop: int = 256  # HR centre crop for validation
     max_pixels: int = 100_000_000  # images with more pixels (read from the header) are skipped with a warning
+    paths_from: str = "config"  # relative paths start at: config (the config file's folder) | cwd (the current
+    #                             folder; the shipped configs); file_list is always read beside the config
     base_dir: str = field(default=".", repr=False)
 
     def path(self, value: str) -> Path:
-        p = Path(value)
+        """A path setting as a Path: absolute as given, "bundled:<name>" in the pack's models folder, else
+        relative to ``paths_from``."""
+        if value.startswith(BUNDLED_PREFIX):
+            name = value.removeprefix(BUNDLED_PREFIX)
+            return BUNDLED_DIR / (name if name.endswith(".safetensors") else f"{name}.safetensors")
+        p = Path(value).expanduser()
+        if p.is_absolute():
+            return p
+        return (Path.cwd() if self.paths_from == "cwd" else Path(self.base_dir)) / p
+
+    def list_path(self) -> Path:
+        """file_list: absolute as given, else beside the config file (it ships with it)."""
+        p = Path(self.file_list).expanduser()
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def check(self) -> None:
+        """TrainError naming the setting when a choice is not one of its values."""
+        for name, allowed in (("val_split", VAL_SPLITS), ("paths_from", PATHS_FROM), ("loss", LOSSES)):
+            if getattr(self, name) not in allowed:
+                raise TrainError(f"{name} = {getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        if self.val_crops < 1 or self.val_images < 0:
+            raise TrainError("val_crops must be at least 1 and val_images at least 0")
+        self.degrade_settings()
 
     def degrade_settings(self) -> DegradeSettings:
         """The preset named by ``degradations`` with this config's explicit settings applied."""
@@ -96,6 +130,16 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d.pop("base_dir")
+        return d
+
+    def portable_dict(self) -> dict:
+        """to_dict without anything local: path settings become bare file names (bundled names kept), the output
+        folder is left out. What published files carry as metadata."""
+        d = self.to_dict()
+        for name in PATH_SETTINGS:
+            value = d.get(name) or ""
+            d[name] = value if value.startswith(BUNDLED_PREFIX) else Path(value).name
+        d.pop("out_dir")
         return d
 
 
@@ -135,5 +179,5 @@ def load_config(path: str | Path, **overrides) -> TrainConfig:
     if unknown:
         raise TrainError(f"{path}: unknown setting(s) {', '.join(unknown)}")
     cfg = TrainConfig(**flat, base_dir=str(path.parent))
-    cfg.degrade_settings()  # a bad preset, filter or probability fails here, before any data is read
+    cfg.check()  # a bad choice, preset, filter or probability fails here, before any data is read
     return cfg

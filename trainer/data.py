@@ -4,6 +4,7 @@ Random crops, flips and rotations come from a torch.Generator; nothing touches t
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 
 from ._core import TrainError
+from .validation import diverse, validation_count
 
 log = logging.getLogger("paragonsr2.trainer")
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -108,21 +110,45 @@ class Dataset:
     train: list[torch.Tensor]  # HR images, [3,H,W] uint8
     val: list[torch.Tensor]
     lr: list[torch.Tensor] | None  # paired LR images (same order as train), or None: LR made on the fly
+    val_names: list[str]  # the validation images, relative to the dataset folder
+    found: int  # image files listed (before unusable ones were skipped)
+    fingerprint: str  # sha256 of the listed files' relative names and sizes: tells a changed dataset on resume
+
+
+def dataset_root(cfg) -> Path:
+    """The folder image names are given relative to: data_root (or the list's folder) for file_list, else hr_dir."""
+    if cfg.file_list:
+        return cfg.path(cfg.data_root) if cfg.data_root else cfg.list_path().parent
+    return cfg.path(cfg.hr_dir)
+
+
+def relative_name(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def fingerprint(files: list[Path], root: Path) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{relative_name(f, root)}\0{f.stat().st_size}\n".encode())
+    return h.hexdigest()
 
 
 def listed_files(cfg) -> list[Path]:
     """The run's image files (file_list or hr_dir); TrainError with one line when there is nothing to read."""
     if cfg.file_list:
-        listing = cfg.path(cfg.file_list)
-        base = cfg.path(cfg.data_root) if cfg.data_root else listing.parent
+        listing = cfg.list_path()
+        base = dataset_root(cfg)
         if not listing.is_file():
             raise TrainError(f"file_list {listing} does not exist")
         lines = [ln.strip() for ln in listing.read_text().splitlines()]
         files = [p if (p := Path(ln)).is_absolute() else base / p for ln in lines if ln and not ln.startswith("#")]
         present = [f for f in files if f.is_file()]
         if files and not present:
-            raise TrainError(f"none of the {len(files)} images in {listing} is under {base}; "
-                             "for the bundled configs run `bash bench/fetch_default_data.sh` first")
+            raise TrainError(f"none of the {len(files)} images in {listing} is under {base}; for the shipped "
+                             "configs run `paragonsr2-train --fetch-data` first (or pass --data DIR)")
         if len(present) < len(files):
             log.warning("%d of %d listed images are missing under %s", len(files) - len(present), len(files), base)
         return present
@@ -150,12 +176,24 @@ def _paired_lr(kept: list[Path], cfg) -> list[torch.Tensor]:
     return [load_rgb(lr_dir / f.name, 0, cfg.max_pixels) for f in kept]
 
 
+def _split(files: list[Path], cfg) -> tuple[list, list]:
+    """(train, val) lists of (file, image): every k-th file, or the content-diverse choice among usable images."""
+    if cfg.val_split == "every_kth":
+        train_files, val_files = split_files(files, cfg.val_fraction)
+        return _load_all(train_files, cfg), _load_all(val_files, cfg)
+    loaded = _load_all(files, cfg)
+    held = set(diverse([img for _, img in loaded], validation_count(len(loaded), cfg.val_fraction, cfg.val_images)))
+    return [x for i, x in enumerate(loaded) if i not in held], [x for i, x in enumerate(loaded) if i in held]
+
+
 def load_dataset(cfg) -> Dataset:
     """Reads and splits the images of a TrainConfig (unusable files skipped with a warning each)."""
-    train_files, val_files = split_files(listed_files(cfg), cfg.val_fraction)
-    train, val = _load_all(train_files, cfg), _load_all(val_files, cfg)
+    files = listed_files(cfg)
+    root = dataset_root(cfg)
+    train, val = _split(files, cfg)
     if not train:
-        raise TrainError(f"none of the {len(train_files)} training images could be used (unreadable, larger than "
-                         f"max_pixels = {cfg.max_pixels} or smaller than min_size = {cfg.min_size})")
+        raise TrainError(f"none of the {len(files) - len(val)} training images could be used (unreadable, larger "
+                         f"than max_pixels = {cfg.max_pixels} or smaller than min_size = {cfg.min_size})")
     lr = _paired_lr([f for f, _ in train], cfg) if cfg.lr_dir else None
-    return Dataset([img for _, img in train], [img for _, img in val], lr)
+    return Dataset([img for _, img in train], [img for _, img in val], lr,
+                   [relative_name(f, root) for f, _ in val], len(files), fingerprint(files, root))

@@ -7,6 +7,7 @@ The host process is left as found: the global RNG is never reseeded (weights are
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import math
@@ -17,15 +18,17 @@ from pathlib import Path
 
 import torch
 
+from . import report
 from ._core import ParagonSR2, TrainError, load_model, save_model, variant_config
 from .config import TrainConfig
 from .data import CropSampler, load_dataset
-from .degrade import DegradeSettings, degrade, downscale
+from .degrade import DegradeSettings, degrade
 from .ema import EMA
 from .gan import PatchDiscriminator, discriminator_step, generator_loss
-from .losses import charbonnier, color_consistency, frequency_loss, ms_ssim, psnr_y, ssim_y
+from .losses import charbonnier, color_consistency, frequency_loss, ms_ssim
 from .perceptual import load_perceptual
-from .state import check_identity, read_state, remove_orphans, write_state
+from .state import check_identity, check_resume, read_state, remove_orphans, write_state
+from .validation import ValidationSet, build_validation, evaluate
 
 log = logging.getLogger("paragonsr2.trainer")
 Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -41,11 +44,21 @@ class TrainCancelled(Exception):
 
 @dataclass
 class TrainResult:
-    ema_path: Path
+    ema_path: Path  # the last EMA weights (run folder)
     state_path: Path
     step: int
-    val: dict
+    val: dict  # validation of the last EMA weights
     val_start: dict = field(default_factory=dict)  # validation of the starting weights (before step 1)
+    published: Path | None = None  # the run's model: <out_dir>/<scale>x_<name>.safetensors
+    published_step: int = 0  # the step whose weights it holds (0: the starting weights)
+    published_val: dict = field(default_factory=dict)
+    reason: str = ""  # why those weights were published
+    val_names: list[str] = field(default_factory=list)  # validation images, relative to the dataset folder
+    val_crops: int = 0  # validation crops in all
+    resumed_from: int | None = None  # the step this call resumed from (None: a new run)
+    trained: int = 0  # steps trained by this call (0 with resumed_from == step: the run had already finished)
+    changes: list[str] = field(default_factory=list)  # settings changed since the run's state was written
+    pretrained: str = ""  # the starting weights' file name ("" from scratch)
 
 
 @dataclass
@@ -65,15 +78,20 @@ class Run:
     opt: torch.optim.Optimizer
     gen: torch.Generator
     sampler: CropSampler
-    val_images: list[torch.Tensor]
+    vset: ValidationSet
     degradations: DegradeSettings
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None  # None: full precision
     adversary: Adversary | None = None
     perceptual: Perceptual | None = None
+    fingerprint: dict = field(default_factory=dict)  # data and settings, checked on resume (state.check_resume)
     step: int = 0
     val: dict = field(default_factory=dict)
     val_start: dict = field(default_factory=dict)
+    best: dict = field(default_factory=dict)  # {"step", "val"} of the best validated weights (step 0: the start)
+    best_weights: dict | None = None  # their state dict, on the CPU
+    resumed_from: int | None = None
+    changes: list[str] = field(default_factory=list)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -92,40 +110,8 @@ def ema_path(cfg: TrainConfig) -> Path:
     return cfg.path(cfg.out_dir) / f"{cfg.scale}x_{cfg.name}_ema.safetensors"
 
 
-def _centre(img: torch.Tensor, size: int, scale: int) -> torch.Tensor:
-    h, w = img.shape[-2:]
-    ch, cw = min(size, h) // scale * scale, min(size, w) // scale * scale
-    y, x = (h - ch) // 2, (w - cw) // 2
-    return img[:, y:y + ch, x:x + cw]
-
-
-def validation_images(images: list[torch.Tensor], scale: int) -> list[torch.Tensor]:
-    """The images large enough to validate on (at least 8 LR px a side); smaller ones are skipped."""
-    usable = [img for img in images if min(img.shape[-2:]) >= 8 * scale]
-    if len(usable) < len(images):
-        log.warning("validation skips %d image(s) smaller than %d px", len(images) - len(usable), 8 * scale)
-    return usable
-
-
-@torch.no_grad()
-def validate(model: torch.nn.Module, images: list[torch.Tensor], cfg: TrainConfig, device) -> dict:
-    """Mean Y-PSNR/SSIM (border = scale) of model and bicubic on centre crops, LR by bicubic x scale."""
-    if not images:
-        return {}
-    was_training = model.training
-    model.eval()
-    s = cfg.scale
-    res = {"psnr": 0.0, "ssim": 0.0, "psnr_bicubic": 0.0}
-    for img in images:
-        hr = (_centre(img, cfg.val_crop, s).float() / 255.0).unsqueeze(0)
-        lr = downscale(hr, s, "bicubic").clamp(0, 1)
-        sr = model(lr.to(device)).float().cpu().clamp(0, 1)
-        bic = torch.nn.functional.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=False)
-        res["psnr"] += psnr_y(sr, hr, s)
-        res["ssim"] += ssim_y(sr, hr, s)
-        res["psnr_bicubic"] += psnr_y(bic, hr, s)
-    model.train(was_training)
-    return {k: v / len(images) for k, v in res.items()}
+def published_path(cfg: TrainConfig) -> Path:
+    return cfg.path(cfg.out_dir) / f"{cfg.scale}x_{cfg.name}.safetensors"
 
 
 @contextlib.contextmanager
@@ -176,6 +162,7 @@ def build_run(cfg: TrainConfig, device: torch.device, perceptual: Perceptual | N
     degradations = cfg.degrade_settings()
     data = load_dataset(cfg)
     sampler = CropSampler(data.train, cfg.patch, cfg.scale, data.lr)
+    vset = build_validation(data.val_names, data.val, cfg.scale, cfg.val_crop, cfg.val_crops, degradations, cfg.seed)
     model, disc = build_networks(cfg)
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
@@ -186,15 +173,23 @@ def build_run(cfg: TrainConfig, device: torch.device, perceptual: Perceptual | N
     use_amp = cfg.amp and device.type == "cuda"
     amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    return Run(cfg, device, model, EMA(model, cfg.ema_decay), opt, torch.Generator().manual_seed(cfg.seed),
-               sampler, validation_images(data.val, cfg.scale), degradations, scaler, amp_dtype, adversary,
-               _perceptual(cfg, perceptual, device))
+    settings = cfg.portable_dict()
+    settings.pop("threads")
+    run = Run(cfg, device, model, EMA(model, cfg.ema_decay), opt, torch.Generator().manual_seed(cfg.seed),
+              sampler, vset, degradations, scaler, amp_dtype, adversary, _perceptual(cfg, perceptual, device),
+              {"data": data.fingerprint, "files": data.found, "settings": settings})
+    log.info("%s", report.header(cfg, data.found, len(data.train), vset, device, torch.get_num_threads(),
+                                 cfg.path(cfg.out_dir)))
+    return run
 
 
 def run_state(run: Run) -> dict:
     state = {"step": torch.tensor(run.step), "model": run.model.state_dict(), "ema": run.ema.state_dict(),
              "optimizer": run.opt.state_dict(), "generator": run.gen.get_state(), "identity": _identity(run.cfg),
-             "val_start": dict(run.val_start), "val": dict(run.val)}
+             "val_start": dict(run.val_start), "val": dict(run.val), "best": dict(run.best),
+             "fingerprint": run.fingerprint}
+    if run.best_weights is not None:
+        state["best_weights"] = run.best_weights
     if run.adversary is not None:
         state["disc"] = run.adversary.disc.state_dict()
         state["disc_optimizer"] = run.adversary.opt.state_dict()
@@ -203,6 +198,7 @@ def run_state(run: Run) -> dict:
 
 def restore(run: Run, state: dict, path: Path) -> None:
     check_identity(state, _identity(run.cfg), path)
+    run.changes = check_resume(state.get("fingerprint"), run.fingerprint, path)
     try:
         run.model.load_state_dict(state["model"])
         run.ema.load_state_dict(state["ema"])
@@ -211,27 +207,76 @@ def restore(run: Run, state: dict, path: Path) -> None:
                          "use another name or out_dir, or start over") from None
     run.opt.load_state_dict(state["optimizer"])
     run.gen.set_state(state["generator"])
-    run.step = int(state["step"])
+    run.step = run.resumed_from = int(state["step"])
     run.val_start, run.val = dict(state.get("val_start", {})), dict(state.get("val", {}))
+    run.best, run.best_weights = dict(state.get("best", {})), state.get("best_weights")
     if run.adversary is not None and "disc" in state:
         run.adversary.disc.load_state_dict(state["disc"])
         run.adversary.opt.load_state_dict(state["disc_optimizer"])
     elif run.adversary is not None:
         log.info("the run state has no discriminator yet; it starts fresh at step %d", run.step)
-    log.info("resumed %s at step %d", path, run.step)
+    log.info("resuming from step %d of %d (%s)", run.step, run.cfg.steps, path)
+    for change in run.changes:
+        log.info("changed since the state was written: %s", change)
+
+
+def _metadata(run: Run, step: int, val: dict) -> dict[str, str]:
+    """What a saved file says about its training: no local path (TrainConfig.portable_dict)."""
+    meta = {"trainer_step": str(step), "trainer_config": json.dumps(run.cfg.portable_dict()),
+            "validation_images": json.dumps(run.vset.names)}
+    if val:
+        meta["validation"] = json.dumps(val)
+    return meta
 
 
 def save_checkpoint(run: Run) -> Path:
     """EMA weights (upstream layout + metadata) and the resumable state; returns the EMA file."""
-    cfg = run.cfg
-    meta = {"trainer_step": str(run.step), "trainer_config": json.dumps(cfg.to_dict())}
-    if run.val:
-        meta["validation"] = json.dumps(run.val)
     run.ema.module.to("cpu")
-    path = save_model(run.ema.module, ema_path(cfg), meta)
+    path = save_model(run.ema.module, ema_path(run.cfg), _metadata(run, run.step, run.val))
     run.ema.module.to(run.device)
-    write_state(state_path(cfg), run_state(run))
+    write_state(state_path(run.cfg), run_state(run))
     return path
+
+
+def validate_now(run: Run) -> None:
+    """Validates the EMA weights and keeps them as the best snapshot when they beat it."""
+    run.val = evaluate(run.ema.module, run.vset, run.cfg.scale, run.device)
+    if not run.val:
+        return
+    if math.isfinite(run.val["psnr"]) and (not run.best or run.val["psnr"] > run.best["val"]["psnr"]):
+        run.best = {"step": run.step, "val": dict(run.val)}
+        run.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in run.ema.state_dict().items()}
+    best = f"best {run.best['val']['psnr']:.2f} dB at step {run.best['step']}" if run.best else "no finite value yet"
+    log.info("validation at step %d: %.2f dB (%s, bicubic %.2f dB)", run.step, run.val["psnr"], best,
+             run.val["psnr_bicubic"])
+
+
+def choose(run: Run) -> tuple[dict, int, dict, str]:
+    """(weights, step, validation, reason) of the snapshot to publish: the best validated one (keep_best, the
+    starting weights of a fine-tune included), else the last EMA."""
+    last = (run.ema.state_dict(), run.step, run.val)
+    if not run.vset.hr:
+        return (*last, "the last EMA weights (no validation images to choose by)")
+    if not run.cfg.keep_best:
+        return (*last, "the last EMA weights (keep_best is off)")
+    if not run.best:
+        return (*last, "the last EMA weights (not validated yet)")
+    best, val = run.best["step"], run.best["val"]
+    if best == 0:
+        return (run.best_weights, 0, val, "the starting weights, unchanged: no validated snapshot beat them "
+                f"(last {run.val.get('psnr', float('nan')):.2f} dB vs {val['psnr']:.2f} dB; keep_best)")
+    if best == run.step:
+        return (*last, f"the last EMA weights (step {best}), the best validated snapshot")
+    return (run.best_weights, best, val, f"the best validated EMA snapshot, step {best} of {run.step} "
+            f"({val['psnr'] - run.val['psnr']:+.2f} dB over the last)")
+
+
+def publish_snapshot(run: Run) -> tuple[Path, int, dict, str]:
+    """Writes the chosen snapshot to published_path (with metadata); returns (path, step, validation, reason)."""
+    weights, step, val, reason = choose(run)
+    net = copy.deepcopy(run.ema.module).cpu()
+    net.load_state_dict(weights)
+    return save_model(net, published_path(run.cfg), _metadata(run, step, val)), step, val, reason
 
 
 def generator_loss_terms(run: Run, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
@@ -287,7 +332,7 @@ def after_step(run: Run, loss: float, started: tuple[float, int],
     """Periodic validation and checkpoints, then the progress callback."""
     cfg = run.cfg
     if cfg.val_every and run.step % cfg.val_every == 0:
-        run.val = validate(run.ema.module, run.val_images, cfg, run.device)
+        validate_now(run)
     if cfg.save_every and run.step % cfg.save_every == 0:
         save_checkpoint(run)
     if on_progress is not None:
@@ -300,13 +345,27 @@ def start(cfg: TrainConfig, device, resume: bool, perceptual: Perceptual | None)
     """Builds the run and restores its state (resume) or validates the starting weights (new run)."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     run = build_run(cfg, device, perceptual)
-    remove_orphans(cfg.path(cfg.out_dir), (cfg.name, ema_path(cfg).name))
+    remove_orphans(cfg.path(cfg.out_dir), (cfg.name, ema_path(cfg).name, published_path(cfg).name))
     state = read_state(state_path(cfg)) if resume else None
     if state is not None:
         restore(run, state, state_path(cfg))
-    else:
-        run.val_start = validate(run.model, run.val_images, cfg, device)
+        return run
+    if run.vset.hr:
+        log.info("validating the starting weights on %d crops", run.vset.crops)
+    run.val_start = evaluate(run.model, run.vset, cfg.scale, device)
+    if run.val_start and cfg.pretrained:  # a fine-tune's start is a candidate for the published model
+        run.best = {"step": 0, "val": dict(run.val_start)}
+        run.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()}
+        log.info("starting weights: %.2f dB (bicubic %.2f dB)", run.val_start["psnr"], run.val_start["psnr_bicubic"])
     return run
+
+
+def _result(run: Run, trained: int, published: tuple[Path, int, dict, str] | None) -> TrainResult:
+    cfg = run.cfg
+    path, step, val, reason = published or (None, 0, {}, "")
+    return TrainResult(ema_path(cfg), state_path(cfg), run.step, run.val, run.val_start, path, step, val, reason,
+                       run.vset.names, run.vset.crops, run.resumed_from, trained, run.changes,
+                       cfg.path(cfg.pretrained).name if cfg.pretrained else "")
 
 
 def train(cfg: TrainConfig, *, device=None, resume: bool = True,
@@ -314,13 +373,20 @@ def train(cfg: TrainConfig, *, device=None, resume: bool = True,
           should_cancel: Callable[[], bool] | None = None,
           perceptual: Perceptual | None = None,
           max_steps_this_run: int | None = None) -> TrainResult:
-    """Trains (or resumes) a run. on_progress(step, total, info) gets loss, lr, speed, eta, val.
+    """Trains (or resumes) a run and publishes its model (TrainResult.published). on_progress(step, total, info)
+    gets loss, lr, speed, eta, val. A resumed run that had already reached ``steps`` trains nothing and leaves
+    its published file as it is.
 
     Raises TrainError (one line) when the data, a setting or the saved state cannot be used, and
     TrainCancelled (after writing a checkpoint) when ``should_cancel()`` returns True.
     """
     with host_untouched(cfg.threads):
         run = start(cfg, device, resume, perceptual)
+        if run.resumed_from is not None and run.step >= cfg.steps:
+            log.info("already finished at step %d, nothing trained (raise steps to train more)", run.step)
+            done = published_path(cfg)
+            snapshot = (done, *choose(run)[1:]) if done.is_file() else publish_snapshot(run)
+            return _result(run, 0, snapshot)
         started = (time.time(), run.step)
         end = cfg.steps if max_steps_this_run is None else min(cfg.steps, run.step + max_steps_this_run)
         while run.step < end:
@@ -328,6 +394,6 @@ def train(cfg: TrainConfig, *, device=None, resume: bool = True,
                 raise TrainCancelled(run.step, save_checkpoint(run))
             after_step(run, train_step(run), started, on_progress)
         if run.step > started[1] and not (cfg.val_every and run.step % cfg.val_every == 0):
-            run.val = validate(run.ema.module, run.val_images, cfg, run.device) or run.val  # the weights saved now
+            validate_now(run)  # the weights saved now
         save_checkpoint(run)
-    return TrainResult(ema_path(cfg), state_path(cfg), run.step, run.val, run.val_start)
+        return _result(run, run.step - started[1], publish_snapshot(run))

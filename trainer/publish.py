@@ -30,6 +30,12 @@ def _own_file(record: Path) -> Path | None:
         return None
 
 
+def published_before(folder: Path, run_dir: Path) -> Path | None:
+    """The file in ``folder`` this run published last, if it is still there unchanged."""
+    own = _own_file(run_dir / RECORD)
+    return own if own is not None and own.parent == folder.resolve() else None
+
+
 def _free_name(folder: Path, stem: str) -> Path:
     candidate, counter = folder / f"{stem}.safetensors", 1
     while candidate.exists():
@@ -44,8 +50,8 @@ def publish(src: Path, folder: Path, stem: str, run_dir: Path) -> tuple[Path, st
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(folder)  # temporary files an earlier killed copy left (older than an hour)
     wanted = folder / f"{stem}.safetensors"
-    own = _own_file(run_dir / RECORD)
-    if own is not None and own.parent == folder.resolve():
+    own = published_before(folder, run_dir)
+    if own is not None:
         target, note = own, ""
     elif wanted.exists():
         target = _free_name(folder, stem)

@@ -9,6 +9,12 @@ from pathlib import Path
 import torch
 
 from ._core import TrainError, atomic_write
+from .degrade import SETTING_NAMES
+
+# settings that decide the validation split and its LR: a resume that changes one is refused
+SPLIT_SETTINGS = frozenset(("val_fraction", "val_images", "val_split", "val_crops", "val_crop", "seed", "scale",
+                            "min_size", "max_side", "degradations",
+                            *SETTING_NAMES))
 
 log = logging.getLogger("paragonsr2.trainer")
 
@@ -64,3 +70,22 @@ def remove_orphans(folder: Path, names: tuple[str, ...]) -> int:
     if removed:
         log.info("removed %d unfinished file(s) of an interrupted run in %s", removed, folder)
     return removed
+
+
+def check_resume(saved: dict | None, now: dict, path: Path) -> list[str]:
+    """Compares the run's recorded data and settings (``fingerprint``: {"data", "files", "settings"}) with this
+    config's. TrainError when the images or a setting that defines the validation split changed (its numbers would
+    not compare); returns "name old -> new" for every other changed setting. A state without one is not checked."""
+    if not isinstance(saved, dict):
+        return []
+    where = f"the run in {path.parent} (name {path.name.removesuffix('.state.pt')!r})"
+    again = "start over (--no-resume on the CLI, resume off on the node) or use another name"
+    if saved.get("data") != now["data"]:
+        raise TrainError(f"the images changed since {where} started ({saved.get('files')} files then, "
+                         f"{now['files']} now): its validation numbers would not compare; {again}")
+    was, cur = saved.get("settings", {}), now["settings"]
+    changed = [f"{k} {was.get(k)!r} -> {cur.get(k)!r}" for k in sorted(set(was) | set(cur)) if was.get(k) != cur.get(k)]
+    split = [c for c in changed if c.split()[0] in SPLIT_SETTINGS]
+    if split:
+        raise TrainError(f"{where} validates on another split or LR ({'; '.join(split)}): {again}")
+    return changed
