@@ -125,7 +125,8 @@ def test_output_file_written_once_and_never_read_back(tmp_path, capsys, monkeypa
     assert main(["upscale", str(src), "-o", "sample_x2.png"]) == 1
     assert _files(work) == ["sample_x2.png"] and _files(tmp_path) == ["sample.png", "work/sample_x2.png"]
     out = capsys.readouterr()
-    assert "exists; pass --overwrite to replace it" in out.err and "running" not in out.out  # nothing to write: no model loaded
+    assert "exists; pass --overwrite to replace it" in out.err
+    assert "running" not in out.out  # nothing to write: no model loaded
     # two-path form: OUT is new -> written; OUT exists -> refused (exit 2), never upscaled as a second input
     assert main(["upscale", str(src), "b.png"]) == 0
     assert main(["upscale", str(src), "b.png"]) == 2

@@ -202,7 +202,8 @@ def test_a_checkpoint_with_the_other_suffix_still_loads(tmp_path):
 
     wrong = tmp_path / "2x_model.pth"  # safetensors content under a .pth name: read by content
     shutil.copy(DEFAULT_MODEL, wrong)
-    assert paragonsr2.load_model(wrong).description.generation == paragonsr2.load_model(DEFAULT_MODEL).description.generation
+    expected = paragonsr2.load_model(DEFAULT_MODEL).description
+    assert paragonsr2.load_model(wrong).description.generation == expected.generation
 
 
 @pytest.mark.parametrize(("argv", "meant"), [
