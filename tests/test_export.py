@@ -67,7 +67,6 @@ def test_fp16_and_fp16_io(real_model, tmp_path):
     assert onnx.TensorProto.FLOAT16 in init_types
 
 
-@pytest.mark.slow
 def test_int8_quantized_and_verified(tmp_path):
     model = p.load_model(random_state_dict(variant_config("nano"), seed=4))
     from paragonsr2.imageio import read_image
@@ -91,7 +90,6 @@ def test_int8_quantized_and_verified(tmp_path):
     assert summary["int8_convs"] + summary["float_convs"] == summary["convs"] == 33 and summary["int8_convs"] > 0
 
 
-@pytest.mark.slow
 def test_int8_symmetric_for_tensorrt(tmp_path):
     """TensorRT takes only int8 Q/DQ with zero point 0; the export verifies like any other."""
     model = p.load_model(random_state_dict(variant_config("nano"), seed=4))

@@ -245,3 +245,51 @@ def test_a_failed_write_names_the_output(tmp_path):
     assert run.returncode == 1, run.stderr
     assert f"cannot write {out / 'noisy.png'}: File too large" in run.stderr
     assert not [p for p in out.iterdir()]  # no partial file, no temporary left
+
+
+# 6. tests: the slow list stays true; 1. the README's commands and pictures
+
+def test_every_slow_entry_names_a_test():
+    import ast
+
+    from slow_tests import SLOW
+
+    for entry in SLOW:
+        file_name, name = entry.split("::")
+        tree = ast.parse((ROOT / "tests" / file_name).read_text())
+        names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert name.split("[")[0] in names, f"tests/slow_tests.py: {entry} names no test"
+
+
+def _readme():
+    return (ROOT / "README.md").read_text()
+
+
+def test_readme_is_short_and_its_two_commands_fit_this_checkout():
+    import re
+    import tomllib
+
+    text = _readme()
+    assert len(text) <= 12_000
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    upscale = next(b for b in blocks if "python -m paragonsr2 upscale" in b and "pip install -r" in b)
+    tests = next(b for b in blocks if "python -m pytest" in b and "pip install -r" in b)
+    image = re.search(r"upscale (\S+)", upscale)[1]
+    assert (ROOT / image).is_file() and (ROOT / "requirements-dev.txt").is_file()
+    marker = re.search(r'-m "not (\w+)"', tests)[1]
+    markers = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]
+    assert any(m.startswith(f"{marker}:") for m in markers)
+    pins = (ROOT / "requirements-dev.txt").read_text()
+    cpu = re.search(r"pip install (torch==\S+) (torchvision==\S+) --index-url \S+/cpu", text)
+    assert cpu and cpu[1] in pins and cpu[2] in pins  # the CPU-only line installs the pinned pair
+
+
+def test_every_picture_exists_and_keeps_its_bench_command():
+    import re
+
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = page.read_text()
+        for match in re.finditer(r"!\[[^\]]*\]\(([^)]+)\)", text):
+            assert (page.parent / match[1]).is_file(), f"{page.name}: {match[1]} is missing"
+            near = text[max(0, match.start() - 400):match.end() + 400]  # a caption or heading beside it
+            assert re.search(r"(python|bash) bench/\S+", near), f"{page.name}: {match[1]} has no bench command"
