@@ -10,8 +10,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import REAL, REAL_EMA
 from slow_tests import is_slow
+
+from helpers import REAL, REAL_EMA
 
 
 def pytest_configure(config):
