@@ -80,6 +80,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="reproduce upstream exactly (identity kernels for EMA files, zero padding at borders)")
 
 
+MODEL_HELP = f"a checkpoint file or a bundled model's name, e.g. {DEFAULT_MODEL.stem}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="paragonsr2", description="ParagonSR2 super-resolution tools "
                                      "(also: python -m paragonsr2)", epilog=EPILOG)
@@ -91,8 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="describe a checkpoint (or a bundled model by name); --cache: the artifact "
                        "cache", epilog=EPILOG)
-    p.add_argument("model", nargs="?", help="a checkpoint file or a bundled model's name, e.g. "
-                   f"{DEFAULT_MODEL.stem}")
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--cache", action="store_true", help="print where the artifact cache is and what it holds")
     _model_args(p)
@@ -112,10 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "16-bit PNG and gray TIFF stay 16-bit; JPEG output drops alpha (with a warning).")
     p.add_argument("inputs", nargs="+", metavar="IN", help="images, folders or globs (then OUT, see above)")
     p.add_argument("-o", "--output", metavar="OUT", help="output image file (one input) or folder")
-    bundled = ", ".join(sorted(m.name for m in DEFAULT_MODEL.parent.glob("*.safetensors")))
-    p.add_argument("--model", default=None, help=f"checkpoint, or a TensorRT .engine from `export` (default: "
-                   f"the bundled {DEFAULT_MODEL.name}, and its _real sibling for JPEG inputs below quality "
-                   f"{validate.ROBUST_BELOW_JPEG_QUALITY}; bundled in {DEFAULT_MODEL.parent}: {bundled})")
+    bundled = ", ".join(sorted(m.stem for m in DEFAULT_MODEL.parent.glob("*.safetensors")))
+    p.add_argument("--model", default=None, help=f"a checkpoint file, a bundled model's name ({bundled}), or a "
+                   f"TensorRT .engine from `export` (default: {DEFAULT_MODEL.stem}, and its _real sibling for "
+                   f"JPEG inputs below quality {validate.ROBUST_BELOW_JPEG_QUALITY})")
     p.add_argument("--tile", type=_checked(validate.check_tile), default="auto",
                    help=f"auto (default), none (whole image) or the LR tile size in px, {validate.TILE}")
     p.add_argument("--border", default=validate.DEFAULT_BORDER, choices=validate.BORDER_MODES,
@@ -137,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("convert", help="write a checkpoint as this project's .safetensors with metadata",
                        epilog=EPILOG)
-    p.add_argument("model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("output", help="OUT.safetensors (never replaced without --overwrite)")
     p.add_argument("--fuse", action="store_true", help="release fusion (drop the kernel generator)")
     p.add_argument("--upstream", action="store_true",
@@ -147,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export ONNX (fp32/fp16/int8) or NCNN (.param + .bin), verified "
                        "against PyTorch, or a TensorRT engine", epilog=EPILOG)
-    p.add_argument("model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--format", default="onnx", choices=validate.EXPORT_FORMATS)
     p.add_argument("--precision", default="fp32", choices=validate.EXPORT_PRECISIONS)
     p.add_argument("--calib", metavar="DIR", help="folder of typical images for INT8 calibration (int8 needs it)")
