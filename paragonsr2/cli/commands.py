@@ -132,8 +132,9 @@ class Backends:
         self.args, self.made = args, {}
         from ..checkpoint import resolve_model
 
-        self.first = resolve_model(args.model) if args.model else DEFAULT_MODEL  # made now: a setup error
-        self.made[self.first] = self._make(self.first, "")                      # stops the command at once
+        model = Path(args.model or DEFAULT_MODEL)  # engines are files as given; checkpoints may be bundled names
+        self.first = model if model.suffix.lower() == ".engine" else resolve_model(model)
+        self.made[self.first] = self._make(self.first, "")  # made now: a setup error stops the command at once
 
     def for_image(self, info):
         """The backend for an input whose header says ``info`` (an imageio.ImageInfo)."""
