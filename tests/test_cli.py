@@ -249,7 +249,7 @@ def test_export_defaults_to_working_directory_and_prints_one_line(tmp_path, monk
     onnx_name = f"{DEFAULT_MODEL.stem}_2x_fp32.onnx"
     assert _files(tmp_path) == [onnx_name, onnx_name + ".verify.json"]
     assert len(out) == 1 and f"wrote {tmp_path / onnx_name};" in out[0] and out[0].endswith(".verify.json")
-    assert json.loads((tmp_path / onnx_name + ".verify.json").read_text())["passed"] is True
+    assert json.loads((tmp_path / f"{onnx_name}.verify.json").read_text())["passed"] is True
 
 
 def test_engine_file_and_int8_symmetric_flags(tmp_path, monkeypatch, capsys):
