@@ -101,7 +101,7 @@ def describe_cache() -> str:
              "entries are rebuilt on demand)"]
     kinds = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     for kind in kinds:
-        files = [p for p in kind.rglob("*") if p.is_file()]
+        files = [p for p in kind.rglob("*") if p.is_file() and p.suffix != ".sha256"]  # entries, not records
         lines.append(f"  {kind.name}: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB")
     if not kinds:
         lines.append("  (empty)")
