@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Screenshots of the example workflows in a real ComfyUI (the shared harness: ComfyUI 0.3.64, its frontend in
 # headless Chromium), after running the quick ones, so the nodes show what a user sees (model facts, export
-# text, previews). Writes bench/out/comfy_<example>.png (git-ignored; screenshots stay out of the repository).
+# text, previews). Writes $OUT/comfy_<example>.png (default bench/out, git-ignored). The pictures in README.md
+# and docs/comfyui.md are two of them:
 #
-#   bash bench/comfy_screenshot.sh [HARNESS_DIR]        # default ../shared/harness; about 2 minutes on 2 cores
+#   bash bench/comfy_screenshot.sh [HARNESS_DIR]        # default ../shared/harness; about 5 minutes on 2 cores
+#   cp bench/out/comfy_ParagonSR2_upscale.png docs/comfyui_nodes.png
+#   cp bench/out/comfy_ParagonSR2_train.png docs/comfyui_train.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
 H=$(cd "${1:-../shared/harness}" && pwd)
 . "$H/env.sh"
-OUT=bench/out
+OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
-BASE=$(mktemp -d)
+BASE=${COMFY_BASE:-$(mktemp -d)}   # COMFY_BASE / COMFY_PORT: a scratch folder and port of your own
 mkdir -p "$BASE/input"
 cp "$COMFY_DIR/input/example.png" "$BASE/input/"
 export COMFY_BASE=$BASE COMFY_PORT=${COMFY_PORT:-8190} COMFY_PACK_NAME=paragonsr2 COMFY_RUN_DIR=$BASE/run

@@ -11,6 +11,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import ParagonError, WriteError
+
 PART_SUFFIX = ".part"
 
 
@@ -26,10 +28,16 @@ def _create_temp(path: Path) -> Path:
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None],
                  accept: Callable[[Path], None] | None = None) -> Path:
-    """Calls ``write(tmp_path)``, then ``accept(tmp_path)`` (raise to refuse), then renames into ``path``."""
+    """Calls ``write(tmp_path)``, then ``accept(tmp_path)`` (raise to refuse), then renames into ``path``.
+
+    An OSError on the way (disk full, file too large, no permission, a file where a folder should be) is
+    raised as :class:`WriteError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temp(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _create_temp(path)
+    except OSError as e:
+        raise WriteError(path, e) from e
     mode = tmp.stat().st_mode & 0o777  # 0o666 less the umask, as a plain open() would give
     try:
         write(str(tmp))
@@ -37,8 +45,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None],
         if accept is not None:
             accept(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, ParagonError):
+            raise WriteError(path, e) from e
         raise
     return path
 

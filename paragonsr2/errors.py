@@ -17,6 +17,38 @@ class UnsafeCheckpointError(CheckpointError):
     """A pickle that needs arbitrary Python globals; it is never unpickled."""
 
 
+def exists_message(paths, how: str = "overwrite=True") -> str:
+    """The one wording for files that would be replaced: "A, B exist; pass HOW to replace them"."""
+    names = [str(p) for p in paths]
+    many = len(names) > 1
+    return f"{', '.join(names)} {'exist' if many else 'exists'}; pass {how} to replace {'them' if many else 'it'}"
+
+
+class OutputExistsError(ParagonError, FileExistsError):
+    """Output files are there and replacing them was not allowed. ``paths``: those files (the CLI rewords the
+    message for its ``--overwrite`` option)."""
+
+    def __init__(self, paths) -> None:
+        self.paths = [str(p) for p in paths]
+        super().__init__(exists_message(self.paths))
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class WriteError(ParagonError, OSError):
+    """A file could not be written (disk full, file too large, permissions, a file where a folder should be).
+    The message names the file being written, never an input."""
+
+    def __init__(self, path, error: OSError) -> None:
+        reason = error.strerror or str(error) or type(error).__name__
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path, self.errno, self.strerror = str(path), error.errno, reason
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 class UpscaleCancelled(ParagonError):
     """Raised by the upscale engine when its cancel callback asks to stop (checked per tile)."""
 

@@ -10,6 +10,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from slow_tests import is_slow
+
 from helpers import REAL, REAL_EMA
 
 
@@ -17,6 +19,12 @@ def pytest_configure(config):
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     if "PARAGONSR2_CACHE" not in os.environ:  # exported ONNX and engines stay out of the user's cache
         config._paragonsr2_cache = os.environ["PARAGONSR2_CACHE"] = tempfile.mkdtemp(prefix="paragonsr2-test-")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:  # tests/slow_tests.py: one list of the slow ones (-m "not slow" leaves them out)
+        if is_slow(item.path.name, item.name):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_unconfigure(config):

@@ -125,7 +125,8 @@ def test_output_file_written_once_and_never_read_back(tmp_path, capsys, monkeypa
     assert main(["upscale", str(src), "-o", "sample_x2.png"]) == 1
     assert _files(work) == ["sample_x2.png"] and _files(tmp_path) == ["sample.png", "work/sample_x2.png"]
     out = capsys.readouterr()
-    assert "exists (pass --overwrite" in out.err and "running" not in out.out  # nothing to write: no model loaded
+    assert "exists; pass --overwrite to replace it" in out.err
+    assert "running" not in out.out  # nothing to write: no model loaded
     # two-path form: OUT is new -> written; OUT exists -> refused (exit 2), never upscaled as a second input
     assert main(["upscale", str(src), "b.png"]) == 0
     assert main(["upscale", str(src), "b.png"]) == 2
@@ -246,9 +247,9 @@ def test_export_defaults_to_working_directory_and_prints_one_line(tmp_path, monk
     assert main(["export", str(DEFAULT_MODEL)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     onnx_name = f"{DEFAULT_MODEL.stem}_2x_fp32.onnx"
-    assert _files(tmp_path) == [onnx_name, onnx_name.replace(".onnx", ".verify.json")]
+    assert _files(tmp_path) == [onnx_name, onnx_name + ".verify.json"]
     assert len(out) == 1 and f"wrote {tmp_path / onnx_name};" in out[0] and out[0].endswith(".verify.json")
-    assert json.loads((tmp_path / onnx_name.replace(".onnx", ".verify.json")).read_text())["passed"] is True
+    assert json.loads((tmp_path / f"{onnx_name}.verify.json").read_text())["passed"] is True
 
 
 def test_engine_file_and_int8_symmetric_flags(tmp_path, monkeypatch, capsys):

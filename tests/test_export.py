@@ -31,7 +31,7 @@ def _run(path, x):
 def test_fp32_contract(real_model, tmp_path):
     path = tmp_path / "m.onnx"
     report = export_onnx(real_model, path)
-    assert report["passed"] and path.is_file() and (tmp_path / "m.verify.json").is_file()
+    assert report["passed"] and path.is_file() and (tmp_path / "m.onnx.verify.json").is_file()
     assert list(tmp_path.iterdir()) and not list(tmp_path.glob("*.part"))
     proto = onnx.load(str(path))
     assert proto.ir_version <= 9 and proto.opset_import[0].version == 17
@@ -51,7 +51,7 @@ def test_fp32_contract(real_model, tmp_path):
             ref = real_model(x).numpy()
         bound = float64_bound(real_model, x, torch.from_numpy(ref))
         assert np.abs(_run(path, x) - ref).max() <= bound
-    checks = json.loads((tmp_path / "m.verify.json").read_text())["checks"]
+    checks = json.loads((tmp_path / "m.onnx.verify.json").read_text())["checks"]
     assert {tuple(c["size"]) for c in checks} == {(40, 64), (37, 53)}
 
 
@@ -67,7 +67,6 @@ def test_fp16_and_fp16_io(real_model, tmp_path):
     assert onnx.TensorProto.FLOAT16 in init_types
 
 
-@pytest.mark.slow
 def test_int8_quantized_and_verified(tmp_path):
     model = p.load_model(random_state_dict(variant_config("nano"), seed=4))
     from paragonsr2.imageio import read_image
@@ -87,11 +86,10 @@ def test_int8_quantized_and_verified(tmp_path):
     assert _run(tmp_path / "q.onnx", torch.rand(1, 3, 9, 14)).shape == (1, 3, 18, 28)
     real = [c for c in report["checks"] if c["input"] == "real"]
     assert all(c["psnr"] >= 38 for c in real)
-    summary = json.loads((tmp_path / "q.verify.json").read_text())["int8"]
+    summary = json.loads((tmp_path / "q.onnx.verify.json").read_text())["int8"]
     assert summary["int8_convs"] + summary["float_convs"] == summary["convs"] == 33 and summary["int8_convs"] > 0
 
 
-@pytest.mark.slow
 def test_int8_symmetric_for_tensorrt(tmp_path):
     """TensorRT takes only int8 Q/DQ with zero point 0; the export verifies like any other."""
     model = p.load_model(random_state_dict(variant_config("nano"), seed=4))

@@ -84,9 +84,9 @@ def test_export_refuses_an_existing_report(nano, tmp_path):
     pytest.importorskip("onnxruntime")
     from paragonsr2.export import export_onnx
 
-    report = tmp_path / "m.verify.json"
+    report = tmp_path / "m.onnx.verify.json"
     report.write_text("the user's own notes")
-    with pytest.raises(ParagonError, match="m.verify.json exist"):
+    with pytest.raises(ParagonError, match="m.onnx.verify.json exists"):
         export_onnx(nano, tmp_path / "m.onnx")
     assert report.read_text() == "the user's own notes" and not (tmp_path / "m.onnx").exists()
     export_onnx(nano, tmp_path / "m.onnx", overwrite=True)

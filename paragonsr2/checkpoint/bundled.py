@@ -1,10 +1,14 @@
-"""The models shipped in ``paragonsr2/models/`` and the warning for running a model above its trained scale."""
+"""The models shipped in ``paragonsr2/models/`` (also by name) and the warning for running a model above its
+trained scale."""
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
 
 from ..arch.upsampler import Scale, scale_pair
 from ..description import ModelDescription
+from ..errors import CheckpointError
 from ..validate import ROBUST_BELOW_JPEG_QUALITY
 from .detect import scale_from_filename
 
@@ -19,6 +23,27 @@ def bundled_models() -> dict[float, Path]:
         if scale is not None:
             found.setdefault(scale, path)
     return found
+
+
+def bundled_names() -> list[str]:
+    """File names of the bundled models, sorted."""
+    return sorted(path.name for path in BUNDLED_DIR.glob("*.safetensors"))
+
+
+def resolve_model(source: str | os.PathLike) -> Path:
+    """The file a model argument names: an existing path as is, else a bundled model by file name or stem
+    (``2x_ParagonSR2_nano_default``, case-insensitive). Raises CheckpointError listing the bundled names."""
+    path = Path(source)
+    if path.exists():
+        return path
+    by_name = {name.lower(): name for name in bundled_names()}
+    by_name.update({Path(name).stem.lower(): name for name in bundled_names()})
+    if path.name == str(source) and path.name.lower() in by_name:  # a bare name, not a path with folders
+        return BUNDLED_DIR / by_name[path.name.lower()]
+    near = difflib.get_close_matches(path.name.lower(), list(by_name), n=1, cutoff=0.6)
+    hint = f" Did you mean {Path(by_name[near[0]]).stem}?" if near else ""
+    raise CheckpointError(f"{source}: no such file, and not the name of a bundled model ("
+                          f"{', '.join(Path(n).stem for n in bundled_names())}).{hint}")
 
 
 def bundled_model(scale: Scale) -> Path | None:

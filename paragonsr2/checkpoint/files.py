@@ -16,6 +16,7 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import CheckpointError, UnsafeCheckpointError
+from ..filekind import CHECKPOINT_KINDS, file_kind
 
 StateDict = dict[str, torch.Tensor]
 
@@ -50,7 +51,7 @@ def _read_pickle(path: Path) -> tuple[object, dict[str, str]]:
                 "or save only its state dict.") from None
         raise CheckpointError(f"{path}: the file is truncated or corrupt ({text.splitlines()[0]}).") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        first = str(e).splitlines()[0].split(". ")[0] if str(e) else type(e).__name__
         raise CheckpointError(f"{path}: the file is truncated or corrupt, or not a PyTorch checkpoint "
                               f"({first}). Download it again.") from None
     metadata = {}
@@ -103,11 +104,18 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[StateDict, dict[str, str]]
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file.")
+    try:
+        kind = file_kind(path)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e}).") from None
+    if kind not in CHECKPOINT_KINDS and not kind.startswith(("unknown", "a damaged")):
+        raise CheckpointError(f"{path}: this is {kind}, not a model checkpoint. Pass a ParagonSR2 .safetensors "
+                              "or .pth file, or the name of a bundled model.")
     suffix = path.suffix.lower()
-    if suffix in SAFETENSORS_EXT:
+    if kind == "safetensors" or (suffix in SAFETENSORS_EXT and kind not in CHECKPOINT_KINDS):
         sd, metadata = _read_safetensors(path)
         return unwrap_state_dict(sd, str(path)), metadata
-    if suffix in PICKLE_EXT:
+    if kind in CHECKPOINT_KINDS or suffix in PICKLE_EXT:
         obj, metadata = _read_pickle(path)
         return unwrap_state_dict(obj, str(path)), metadata
     raise CheckpointError(f"{path}: unsupported file type {suffix!r}; use .safetensors, .pth, .pt or .ckpt.")

@@ -22,7 +22,7 @@ from ..description import ModelDescription
 from ..errors import CheckpointError, NotParagonError
 from ..fuse import DeployParagonSR2, deploy_fuse, release_fuse
 from ..validate import InvalidValueError, check_alpha, check_scale, parse_metadata_alpha, parse_metadata_scale
-from .bundled import scale_warning
+from .bundled import resolve_model, scale_warning
 from .checks import check_state_dict
 from .detect import Detection, detect, other_architecture, scale_from_filename
 from .files import StateDict, read_checkpoint, unwrap_state_dict, write_safetensors
@@ -66,8 +66,10 @@ class Settings:
 # -- read ---------------------------------------------------------------------------------------------------
 
 def read_source(source) -> Checkpoint:
-    """A path (.safetensors/.pth/.pt/.ckpt) or a state dict (wrappers and prefixes allowed) -> Checkpoint."""
+    """A path (.safetensors/.pth/.pt/.ckpt), the name of a bundled model, or a state dict (wrappers and prefixes
+    allowed) -> Checkpoint."""
     if isinstance(source, (str, os.PathLike)):
+        source = resolve_model(source)
         state_dict, metadata = read_checkpoint(source)
         name, label = Path(source).name, str(source)
     elif isinstance(source, Mapping):

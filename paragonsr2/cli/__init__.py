@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import logging
+import re
 import sys
 import warnings
 
 from .. import __version__, validate
-from ..errors import MissingDependencyError, ParagonError
+from ..errors import MissingDependencyError, OutputExistsError, ParagonError, exists_message
 from .commands import (
     COMMANDS,
     DEFAULT_MODEL,
@@ -24,13 +26,34 @@ from .commands import (
     EXIT_PARTIAL,
     EXIT_USAGE,
 )
-from .outputs import OUTPUT_SUFFIX, plan_upscale
+from .outputs import OUTPUT_SUFFIX, OVERWRITE, plan_upscale
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISSING", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE",
            "build_parser", "main", "plan_upscale"]
 
 EPILOG = ("exit codes: 0 done; 1 some inputs failed (the others were written); 2 bad argument or unusable "
           "model/file; 3 a needed optional package is missing; 4 internal error; 130 interrupted")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with "did you mean ...?" for a mistyped command, choice or option."""
+
+    def error(self, message: str):
+        super().error(message + suggestion(message, self))
+
+
+def suggestion(message: str, parser: argparse.ArgumentParser) -> str:
+    """" (did you mean X?)" for argparse's "invalid choice" and "unrecognized arguments" messages, else ""."""
+    choice = re.search(r"invalid choice: '?([^' ]+?)'? \(choose from (.+)\)", message)
+    if choice:
+        typed, known = choice[1], [c.strip(" '") for c in choice[2].split(",")]
+    elif message.startswith("unrecognized arguments: "):
+        typed = next((w.split("=")[0] for w in message.split()[2:] if w.startswith("-")), "")
+        known = [o for action in parser._actions for o in action.option_strings]
+    else:
+        return ""
+    near = difflib.get_close_matches(typed, known, n=1, cutoff=0.6) if typed else []
+    return f" (did you mean {near[0]}?)" if near else ""
 
 
 def _checked(check):
@@ -57,16 +80,23 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="reproduce upstream exactly (identity kernels for EMA files, zero padding at borders)")
 
 
+MODEL_HELP = f"a checkpoint file or a bundled model's name, e.g. {DEFAULT_MODEL.stem}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paragonsr2", description="ParagonSR2 super-resolution tools "
+    parser = _Parser(prog="paragonsr2", description="ParagonSR2 super-resolution tools "
                                      "(also: python -m paragonsr2)", epilog=EPILOG)
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks of bugs)")
     parser.add_argument("--version", action="version", version=f"paragonsr2 {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{info,upscale,convert,export}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{info,upscale,convert,export}",
+                                parser_class=_Parser)
+    parser.commands = sub.choices  # name -> its parser (main() reports unknown options with the command's)
 
-    p = sub.add_parser("info", help="describe a checkpoint", epilog=EPILOG)
-    p.add_argument("model")
+    p = sub.add_parser("info", help="describe a checkpoint (or a bundled model by name); --cache: the artifact "
+                       "cache", epilog=EPILOG)
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--cache", action="store_true", help="print where the artifact cache is and what it holds")
     _model_args(p)
 
     p = sub.add_parser(
@@ -84,10 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "16-bit PNG and gray TIFF stay 16-bit; JPEG output drops alpha (with a warning).")
     p.add_argument("inputs", nargs="+", metavar="IN", help="images, folders or globs (then OUT, see above)")
     p.add_argument("-o", "--output", metavar="OUT", help="output image file (one input) or folder")
-    bundled = ", ".join(sorted(m.name for m in DEFAULT_MODEL.parent.glob("*.safetensors")))
-    p.add_argument("--model", default=None, help=f"checkpoint, or a TensorRT .engine from `export` (default: "
-                   f"the bundled {DEFAULT_MODEL.name}, and its _real sibling for JPEG inputs below quality "
-                   f"{validate.ROBUST_BELOW_JPEG_QUALITY}; bundled in {DEFAULT_MODEL.parent}: {bundled})")
+    bundled = ", ".join(sorted(m.stem for m in DEFAULT_MODEL.parent.glob("*.safetensors")))
+    p.add_argument("--model", default=None, help=f"a checkpoint file, a bundled model's name ({bundled}), or a "
+                   f"TensorRT .engine from `export` (default: {DEFAULT_MODEL.stem}, and its _real sibling for "
+                   f"JPEG inputs below quality {validate.ROBUST_BELOW_JPEG_QUALITY})")
     p.add_argument("--tile", type=_checked(validate.check_tile), default="auto",
                    help=f"auto (default), none (whole image) or the LR tile size in px, {validate.TILE}")
     p.add_argument("--border", default=validate.DEFAULT_BORDER, choices=validate.BORDER_MODES,
@@ -109,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("convert", help="write a checkpoint as this project's .safetensors with metadata",
                        epilog=EPILOG)
-    p.add_argument("model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("output", help="OUT.safetensors (never replaced without --overwrite)")
     p.add_argument("--fuse", action="store_true", help="release fusion (drop the kernel generator)")
     p.add_argument("--upstream", action="store_true",
@@ -117,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     _model_args(p)
 
-    p = sub.add_parser("export", help="export ONNX (fp32/fp16/int8) or a TensorRT engine", epilog=EPILOG)
-    p.add_argument("model")
+    p = sub.add_parser("export", help="export ONNX (fp32/fp16/int8) or NCNN (.param + .bin), verified "
+                       "against PyTorch, or a TensorRT engine", epilog=EPILOG)
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--format", default="onnx", choices=validate.EXPORT_FORMATS)
     p.add_argument("--precision", default="fp32", choices=validate.EXPORT_PRECISIONS)
     p.add_argument("--calib", metavar="DIR", help="folder of typical images for INT8 calibration (int8 needs it)")
@@ -130,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--int8-symmetric", action="store_true",
                    help="INT8 ONNX for TensorRT: int8 activations with zero point 0 (slower in ONNX Runtime)")
     p.add_argument("--opset", type=_int_in(validate.OPSET, "opset"), default=17, help=f"ONNX opset, {validate.OPSET}")
-    p.add_argument("-o", "--output", help="output file (default: MODEL_<scale>x_<precision>.onnx|.engine in the "
-                   "working directory; the verification report goes beside it as .verify.json)")
+    p.add_argument("-o", "--output", help="output file (default: MODEL_<scale>x_<precision>.onnx|.param|.engine in "
+                   "the working directory; the verification report goes beside it as NAME.onnx|ncnn.verify.json)")
     p.add_argument("--overwrite", action="store_true")
     _model_args(p)
     return parser
@@ -168,7 +199,11 @@ def _cli_output(verbose: bool):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # the command's parser names them, with its own usage and the nearest option
+            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        if args.command == "info" and not (args.model or args.cache):
+            parser.commands["info"].error("name a MODEL (a file or a bundled model's name), or pass --cache")
     except SystemExit as e:  # --help (0) or a bad argument (2: argparse printed the message)
         return int(e.code or 0)
     if args.command == "export" and args.precision == "int8" and not args.calib:
@@ -188,6 +223,9 @@ def _run(args) -> int:
     except MissingDependencyError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_MISSING
+    except OutputExistsError as e:  # the library says overwrite=True; the CLI's word for it is --overwrite
+        print(f"error: {exists_message(e.paths, OVERWRITE)}", file=sys.stderr)
+        return EXIT_USAGE
     except (ParagonError, OSError) as e:  # OSError: a file or folder that cannot be read or written (named)
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE

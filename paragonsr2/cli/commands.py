@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ..errors import ParagonError
+from ..errors import OutputExistsError, ParagonError
 from .outputs import plan_upscale
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_MISSING, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -15,12 +15,13 @@ log = logging.getLogger("paragonsr2")
 
 
 def load(path, args, fuse=False):
-    """load_model for a file named on the command line; an unusable file is a ParagonError naming it."""
-    from ..checkpoint import load_model
+    """load_model for a file (or bundled model name) on the command line; an unusable file is a ParagonError
+    naming it."""
+    from ..checkpoint import load_model, resolve_model
 
-    path = Path(path)
+    path = resolve_model(path)
     if not path.is_file():
-        raise ParagonError(f"model {path}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
+        raise ParagonError(f"model {path}: it is a folder, not a model file")
     try:
         return load_model(path, scale=args.scale, upsampler_alpha=args.alpha,
                           strict_upstream=args.strict_upstream, fuse=fuse)
@@ -41,8 +42,13 @@ def scale_warning(model) -> str | None:
 
 
 def cmd_info(args) -> int:
-    model = load(args.model, args)
-    print(model.description.to_json() if args.json else model.description)  # its warnings included
+    if args.cache:
+        from ..compile.cache import describe_cache
+
+        print(describe_cache())
+    if args.model:
+        model = load(args.model, args)
+        print(model.description.to_json() if args.json else model.description)  # its warnings included
     return EXIT_OK
 
 
@@ -51,7 +57,7 @@ def cmd_convert(args) -> int:
 
     out = Path(args.output)
     if out.exists() and not args.overwrite:
-        raise ParagonError(f"{out} exists; pass --overwrite to replace it")
+        raise OutputExistsError([out])
     if out.suffix.lower() != ".safetensors":
         raise ParagonError(f"{out}: convert writes .safetensors files; name the output OUT.safetensors")
     model = load(args.model, args, fuse="release" if args.fuse else False)
@@ -62,7 +68,6 @@ def cmd_convert(args) -> int:
 
 def cmd_export(args) -> int:
     from ..export import export_model, summary_line
-    from ..export.verify import report_path
 
     model = load(args.model, args)
     report = export_model(model, args.output, fmt=args.format, precision=args.precision, calib=args.calib,
@@ -70,7 +75,7 @@ def cmd_export(args) -> int:
                           opset=args.opset, overwrite=args.overwrite, source=Path(args.model),
                           int8_symmetric=args.int8_symmetric)
     path = Path(report["path"])
-    checked = f"; {summary_line(report)}; report: {report_path(path)}" if "checks" in report else ""
+    checked = f"; {summary_line(report)}; report: {report['report']}" if "report" in report else ""
     print(f"wrote {path}{checked}")  # one line; the full report is the JSON file
     return EXIT_OK
 
@@ -125,8 +130,11 @@ class Backends:
 
     def __init__(self, args) -> None:
         self.args, self.made = args, {}
-        self.first = Path(args.model) if args.model else DEFAULT_MODEL  # made now: a setup error stops the
-        self.made[self.first] = self._make(self.first, "")              # command before any input
+        from ..checkpoint import resolve_model
+
+        model = Path(args.model or DEFAULT_MODEL)  # engines are files as given; checkpoints may be bundled names
+        self.first = model if model.suffix.lower() == ".engine" else resolve_model(model)
+        self.made[self.first] = self._make(self.first, "")  # made now: a setup error stops the command at once
 
     def for_image(self, info):
         """The backend for an input whose header says ``info`` (an imageio.ImageInfo)."""

@@ -7,12 +7,14 @@ working directory as ``<name>_paragonsr2.<ext>``; folders and globs never pick u
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ParagonError
+from ..errors import ParagonError, exists_message
 from ..validate import IMAGE_EXTENSIONS as IMAGE_EXT
 
+OVERWRITE = "--overwrite"  # how CLI messages name the option (errors.exists_message words them all)
 OUTPUT_SUFFIX = "_paragonsr2"  # names of results written to the default folder (the working directory)
 
 
@@ -41,8 +43,8 @@ def split_output(paths: list[str], output: str | None, overwrite: bool) -> tuple
         return paths[:1], paths[1]
     if overwrite:
         return paths[:1], paths[1]
-    raise ParagonError(f"{paths[1]} exists. To replace it with the result, add --overwrite; to upscale both "
-                       f"files, name an output folder with -o FOLDER.")
+    raise ParagonError(f"{exists_message([paths[1]], OVERWRITE)} with the result; to upscale both files, "
+                       "name an output folder with -o FOLDER")
 
 
 def _glob_depth(path: Path) -> int:
@@ -82,6 +84,19 @@ def expand_inputs(patterns: list[str], exclude: Path | None = None) -> tuple[lis
     return [by_resolved[r] for r in unique], problems
 
 
+def check_output_location(path: Path, folder: bool) -> None:
+    """Raises ParagonError naming ``path`` (an output file, or a folder when ``folder``) when it cannot be made:
+    a file stands where a folder must be, or the nearest existing folder is not writable."""
+    start = path if folder else path.parent
+    for place in (start, *start.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise ParagonError(f"output {path}: {place} is a file, not a folder; name another output")
+            if not os.access(place, os.W_OK):
+                raise ParagonError(f"output {path}: cannot write in {place} (permission denied)")
+            return
+
+
 def output_suffix(src: Path, fmt: str | None) -> str:
     """The result's extension: --format, else the input's when it is writable, else .png."""
     if fmt:
@@ -108,6 +123,7 @@ def plan_upscale(paths: list[str], output: str | None, *, overwrite: bool = Fals
         raise ParagonError(f"output {out}: unknown image extension {out.suffix!r}; use "
                            + ", ".join(IMAGE_EXT) + " or a folder")
     folder = out if out is not None and not single_file else None
+    check_output_location(out if single_file else folder or cwd or Path.cwd(), folder=not single_file)
     plan = Plan(problems=problems)
     inputs_resolved = {p.resolve() for p in sources}
     planned: dict[Path, Path] = {}
@@ -124,7 +140,7 @@ def plan_upscale(paths: list[str], output: str | None, *, overwrite: bool = Fals
         elif key in inputs_resolved and key != src.resolve():
             plan.problems.append((src, f"skip {src}: its output {dst} is another input of this run"))
         elif dst.exists() and not overwrite:
-            plan.problems.append((src, f"skip {src}: {dst} exists (pass --overwrite to replace it)"))
+            plan.problems.append((src, f"skip {src}: {exists_message([dst], OVERWRITE)}"))
         else:
             planned[key] = src
             plan.pairs.append((src, dst))

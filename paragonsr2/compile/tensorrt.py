@@ -185,7 +185,7 @@ def cached_engine(onnx_path: str | os.PathLike, scale, profile: Profile, margin:
                   cache_root: str | os.PathLike | None = None, progress=None, rebuild: bool = False,
                   num_feat: int = 64) -> Path:
     """The cached engine for an ONNX file on this GPU and TensorRT, built on first use (or when `rebuild`)."""
-    from .cache import cache_dir
+    from .cache import cache_dir, drop_if_damaged, record
 
     trt = require_tensorrt()
     root = Path(cache_root) if cache_root else cache_dir() / "tensorrt"
@@ -196,11 +196,12 @@ def cached_engine(onnx_path: str | os.PathLike, scale, profile: Profile, margin:
     engine_path = root / f"{key}.engine"
     if rebuild:
         engine_path.unlink(missing_ok=True)
-    if not engine_path.is_file() or not sidecar_path(engine_path).is_file():
+    if not drop_if_damaged(engine_path) or not sidecar_path(engine_path).is_file():
         log.warning("building a TensorRT engine (first use; this takes a while)")
         build_engine(onnx_path, engine_path, profile, precision, root / "timing.cache", progress)
         write_sidecar(engine_path, engine_sidecar(trt, props, precision, profile, margin, scale, key=key,
                                                   onnx_sha256=sha, flags=list(flags), num_feat=num_feat))
+        record(engine_path)
     return engine_path
 
 

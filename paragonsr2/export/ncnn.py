@@ -1,6 +1,6 @@
 """NCNN files for users: `export --format ncnn` writes FILE.param + FILE.bin (pnnx from our ONNX graph), then
 runs them in the `ncnn` package against PyTorch (engine.compare, >= 45 dB) before they are kept; a JSON report
-FILE.verify.json goes beside them. A failed check leaves no files behind."""
+FILE.ncnn.verify.json goes beside them. A failed check leaves no files behind."""
 from __future__ import annotations
 
 import json
@@ -13,28 +13,29 @@ from ..compile.onnx import integer_scale
 from ..engine.compare import compare as compare_outputs
 from ..engine.compare import describe_failure, failed
 from ..engine.ncnn import NcnnBackend, require_ncnn
-from ..errors import ParagonError
+from ..errors import OutputExistsError, ParagonError
 from ..fuse import as_deploy
+from .verify import report_path
 
 MIN_PSNR_DB = 45.0  # ncnn's own kernels (winograd, packed layouts) round differently: judged by PSNR
 
 
 def ncnn_outputs(param_path: Path) -> list[Path]:
-    """Every file an NCNN export writes: FILE.param, FILE.bin and FILE.verify.json."""
-    return [param_path, param_path.with_suffix(".bin"), param_path.with_suffix(".verify.json")]
+    """Every file an NCNN export writes: FILE.param, FILE.bin and FILE.ncnn.verify.json."""
+    return [param_path, param_path.with_suffix(".bin"), report_path(param_path, "ncnn")]
 
 
 def export_ncnn(model, path, *, precision: str = "fp32", overwrite: bool = False, opset: int = 17) -> dict:
-    """Writes and verifies `path` (.param) and the .bin beside it; returns the report (also FILE.verify.json)."""
+    """Writes and verifies `path` (.param) and the .bin beside it; returns the report (also FILE.ncnn.verify.json)."""
     require_ncnn("NCNN export (verified in ncnn)")
     path = Path(path)
     if path.suffix.lower() != ".param":
         raise ParagonError(f"{path}: NCNN exports are named FILE.param (FILE.bin is written beside it)")
     if precision not in PRECISIONS:
         raise ParagonError(f"NCNN files are {' or '.join(PRECISIONS)}, not {precision!r}")
-    existing = [str(p) for p in ncnn_outputs(path) if p.exists()]
+    existing = [p for p in ncnn_outputs(path) if p.exists()]
     if existing and not overwrite:
-        raise ParagonError(f"{', '.join(existing)} exist(s); pass overwrite=True (--overwrite) to replace")
+        raise OutputExistsError(existing)
     fused = as_deploy(model).cpu().float()
     scale = integer_scale(fused)
     param, binary = ncnn_files(fused, precision, opset)
@@ -55,6 +56,6 @@ def export_ncnn(model, path, *, precision: str = "fp32", overwrite: bool = False
     write_bytes(path.with_suffix(".bin"), binary)
     write_bytes(path, param)
     atomic_write(ncnn_outputs(path)[2], lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
-    report["path"] = str(path)
+    report["path"], report["report"] = str(path), str(ncnn_outputs(path)[2])
     return report
 

@@ -8,7 +8,7 @@ import torch
 
 from ..compile.tensorrt import build_engine, engine_sidecar, plan_profile, require_tensorrt, sidecar_path, write_sidecar
 from ..engine.margin import tile_margin
-from ..errors import ParagonError
+from ..errors import OutputExistsError, ParagonError
 from ..fuse import as_deploy
 from .onnx import export_onnx
 
@@ -26,9 +26,9 @@ def build_engine_for_model(model, out_path, precision: str = "fp16", calib=None,
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".engine":
         raise ParagonError(f"{out_path}: TensorRT engine files must end in .engine")
-    existing = [str(p) for p in engine_outputs(out_path) if p.exists()]
+    existing = [p for p in engine_outputs(out_path) if p.exists()]
     if existing and not overwrite:
-        raise ParagonError(f"{', '.join(existing)} exist(s); pass --overwrite to replace")
+        raise OutputExistsError(existing)
     fused = as_deploy(model)
     margin = tile_margin(fused)
     profile = plan_profile(margin, fused.config.in_chans)

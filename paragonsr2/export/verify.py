@@ -11,18 +11,21 @@ import torch
 from ..atomic import atomic_write
 from ..compile.onnx import inferred_output_hw, integer_scale, require_onnx
 from ..engine.compare import describe_failure, failed, onnx_checks
-from ..errors import ParagonError
+from ..errors import OutputExistsError, ParagonError
 from ..fuse import as_deploy
 
 
-def report_path(path: str | os.PathLike) -> Path:
-    return Path(path).with_suffix(".verify.json")
+def report_path(path: str | os.PathLike, fmt: str = "onnx") -> Path:
+    """The verification report beside an exported file: ``NAME.<fmt>.verify.json`` (one name per format, so
+    exports of one model in several formats share a folder)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{fmt}.verify.json")
 
 
 def verify_onnx(model, path: str | os.PathLike, precision: str, images: list[torch.Tensor] | None = None,
                 write_report: bool = True, extra: dict | None = None, overwrite: bool = True) -> dict:
     """Checks an exported file; raises ParagonError when it fails (the file is removed then). Returns the
-    report, also written beside the file as <name>.verify.json (replaced only with `overwrite`)."""
+    report, also written beside the file as <name>.onnx.verify.json (replaced only with `overwrite`)."""
     onnx = require_onnx()
     path = Path(path)
     fused = as_deploy(model).cpu().float()
@@ -42,7 +45,7 @@ def verify_onnx(model, path: str | os.PathLike, precision: str, images: list[tor
     out = report_path(path)
     if write_report:
         if out.exists() and not overwrite:
-            raise ParagonError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+            raise OutputExistsError([out])
         atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2, default=str)))
     if not report["passed"]:
         path.unlink(missing_ok=True)
