@@ -1,7 +1,8 @@
 """Animated GIF, WebP and APNG: every frame upscaled; frame durations, loop count and (GIF) disposal kept.
 
 Pillow hands each frame composited (what a viewer shows), so APNG and WebP frames are written whole and
-GIF frames keep their disposal; GIF colours are quantised by Pillow's own GIF writer. Frames go through the
+GIF frames keep their disposal; GIF colours are quantised by Pillow's own GIF writer; a lossless WebP stays
+lossless (else quality 95). Frames go through the
 same pipeline as video; the upscaled frames are held as 8-bit images until the file is written (Pillow
 writes an animation in one call).
 """
@@ -51,6 +52,13 @@ def _frames(im, alpha: bool):
                               int(getattr(im, "disposal_method", 0) or 0))
 
 
+def _lossless_webp(path) -> bool:
+    """True when a WebP's first frame is stored lossless (a VP8L chunk near the start of the file)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return head[:4] == b"RIFF" and b"VP8L" in head
+
+
 def upscale_animation(source: str | os.PathLike, output: str | os.PathLike, model, *, tile="auto",
                       border: str = DEFAULT_BORDER, strict_upstream: bool = False, progress=None, cancel=None,
                       max_pixels: int | None = DEFAULT_MAX_PIXELS, quality: int = 95) -> int:
@@ -88,6 +96,8 @@ def upscale_animation(source: str | os.PathLike, output: str | os.PathLike, mode
         options["disposal"] = [f.disposal for f in frames]
     elif fmt == "PNG":
         options.update(disposal=0, blend=0)  # whole frames: each replaces the last
+    elif _lossless_webp(source):
+        options["lossless"] = True
     else:
         options["quality"] = quality
     atomic_write(output, lambda tmp: images[0].save(tmp, format=fmt, **options))
