@@ -23,18 +23,9 @@ def make_clip(path: Path, frames: int = 8, width: int = 48, height: int = 32, fp
     440 Hz tone as long as the video, optionally a subtitle stream and a display rotation."""
     import av
 
+    tb = Fraction(1, 1000) if vfr else Fraction(1, fps)
     with av.open(str(path), "w") as out:
-        v = out.add_stream(codec, rate=fps)
-        v.width, v.height, v.pix_fmt = width, height, pix_fmt
-        tb = Fraction(1, 1000) if vfr else Fraction(1, fps)
-        v.time_base = tb
-        v.codec_context.time_base = tb
-        if codec == "libx264":
-            v.options = {"preset": "ultrafast", "crf": "10"}
-        if color_range is not None:
-            v.codec_context.color_range = color_range
-        if rotation:
-            v.set_display_rotation(rotation)
+        v = _video_stream(out, codec, fps, tb, (width, height), pix_fmt, rotation, color_range)
         a = out.add_stream(audio_codec, rate=48000) if audio else None
         srt = av.open(str(_srt(path))) if subtitles else None
         s = out.add_stream_from_template(srt.streams[0]) if srt else None
@@ -44,30 +35,54 @@ def make_clip(path: Path, frames: int = 8, width: int = 48, height: int = 32, fp
             f = av.VideoFrame.from_ndarray(frame_pixels(i, width, height, deep), format="rgb48le" if deep else "rgb24")
             f.pts, f.time_base = pts, tb
             pts += (40 if i % 2 else 80) if vfr else 1
-            for p in v.encode(f.reformat(format=pix_fmt)):
+            for p in v.encode(f.reformat(format=pix_fmt, dst_color_range=color_range)):
                 out.mux(p)
         for p in v.encode():
             out.mux(p)
         if a is not None:
-            seconds = pts * float(tb)
-            total, t, rate = int(seconds * 48000), 0, 48000
-            while t < total:
-                n = min(1024, total - t)
-                wave = (0.2 * np.sin(2 * np.pi * 440 * np.arange(t, t + n) / rate)).astype(np.float32)[None]
-                af = av.AudioFrame.from_ndarray(wave, format="fltp", layout="mono")
-                af.sample_rate, af.pts = rate, t
-                t += n
-                for p in a.encode(af):
-                    out.mux(p)
-            for p in a.encode():
-                out.mux(p)
+            _tone(out, a, pts * float(tb))
         if srt is not None:
-            for p in srt.demux():
-                if p.dts is not None:
-                    p.stream = s
-                    out.mux(p)
-            srt.close()
+            _copy_all(srt, s, out)
     return path
+
+
+def _video_stream(out, codec: str, fps: int, tb: Fraction, size: tuple[int, int], pix_fmt: str, rotation: int,
+                  color_range: int | None):
+    v = out.add_stream(codec, rate=fps)
+    (v.width, v.height), v.pix_fmt = size, pix_fmt
+    v.time_base = v.codec_context.time_base = tb
+    if codec == "libx264":
+        v.options = {"preset": "ultrafast", "crf": "10"}
+    if color_range is not None:
+        v.codec_context.color_range = color_range
+    if rotation:
+        v.set_display_rotation(rotation)
+    return v
+
+
+def _tone(out, stream, seconds: float, rate: int = 48000) -> None:
+    """A 440 Hz mono tone of ``seconds`` into the audio ``stream`` of ``out``."""
+    import av
+
+    total, t = int(seconds * rate), 0
+    while t < total:
+        n = min(1024, total - t)
+        wave = (0.2 * np.sin(2 * np.pi * 440 * np.arange(t, t + n) / rate)).astype(np.float32)[None]
+        frame = av.AudioFrame.from_ndarray(wave, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = rate, t
+        t += n
+        for p in stream.encode(frame):
+            out.mux(p)
+    for p in stream.encode():
+        out.mux(p)
+
+
+def _copy_all(source, stream, out) -> None:
+    for p in source.demux():
+        if p.dts is not None:
+            p.stream = stream
+            out.mux(p)
+    source.close()
 
 
 def _srt(path: Path) -> Path:

@@ -2,11 +2,12 @@
 Pillow's own quantisation."""
 import numpy as np
 import pytest
-from media_clips import frame_pixels, nearest_backend
 from PIL import Image, ImageSequence
 
 from paragonsr2.errors import ParagonError, UpscaleCancelled
 from paragonsr2.media import is_animated, upscale_animation
+
+from media_clips import frame_pixels, nearest_backend
 
 
 def _animation(path, fmt, n=3, alpha=False, **options):

@@ -3,10 +3,11 @@ import pytest
 
 av = pytest.importorskip("av")
 
-from media_clips import make_clip, read_clip  # noqa: E402
 from PIL import Image, ImageSequence  # noqa: E402
 
 from paragonsr2.cli import main  # noqa: E402
+
+from media_clips import make_clip, read_clip  # noqa: E402
 
 FAST = ["--border", "zeros", "--no-progress"]  # no border extension: tiny frames stay tiny for the network
 
