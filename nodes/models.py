@@ -69,6 +69,11 @@ def _backend_for(model, backend: str, precision: str, device, node_id=None):
     return _BACKENDS.get(model, backend, precision, device, **options)
 
 
+def tile_choice(tile: str):
+    """The tile combo's value for ``upscale()``: an int, "auto" or None (whole image)."""
+    return int(tile) if tile.isdigit() else {"auto": "auto", "none": None}[tile]
+
+
 def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     model = unwrap(upscale_model)
     if not is_paragon(model):
@@ -78,7 +83,7 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     if warning:
         log.warning("%s", warning)
     device = bridge.torch_device()
-    tile_arg = int(tile) if tile.isdigit() else {"auto": "auto", "none": None}[tile]
+    tile_arg = tile_choice(tile)
     runner = _backend_for(model, backend, precision, device, unique_id)
     bridge.free_memory(tile_bytes(runner.num_feat, runner.scale, runner.margin,
                                   tile_arg if isinstance(tile_arg, int) else None, runner.elem_size), device)
