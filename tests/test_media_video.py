@@ -210,3 +210,13 @@ def test_frames_match_upscale_of_the_decoded_frames_with_the_bundled_model(tmp_p
     for x, y in zip(_decoded(src), _decoded(tmp_path / "out.mkv"), strict=True):
         ref = upscale(backend, torch.from_numpy(x).float()[None] / 255, layout="BHWC")[0]
         assert np.array_equal(y, (ref * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy())
+
+
+def test_480p_clip_with_aac_keeps_frame_count_fps_duration_and_audio(tmp_path):
+    """The issue's acceptance clip: 854x480 with AAC audio, through the default h264 output."""
+    src = make_clip(tmp_path / "480p.mp4", frames=12, width=854, height=480)
+    upscale_video(src, tmp_path / "out.mp4", nearest_backend(), settings=VideoSettings(preset="ultrafast"))
+    a, b = read_clip(src), read_clip(tmp_path / "out.mp4")
+    assert (b["frames"], b["fps"], b["size"]) == (a["frames"], a["fps"], (1708, 960))
+    assert b["duration"] == pytest.approx(a["duration"], abs=1 / 24) and b["times"] == a["times"]
+    assert b["audio_codecs"] == ["aac"] and b["audio_seconds"] == pytest.approx(a["audio_seconds"], abs=1e-6)
