@@ -1,12 +1,12 @@
 """Upscale Video (ParagonSR2): core VIDEO in, VIDEO out, streamed file to file (paragonsr2.media)."""
 from __future__ import annotations
 
-from ..paragonsr2.engine import BACKENDS, PRECISIONS, is_paragon, unwrap
+from ..paragonsr2.engine import is_paragon, unwrap
 from ..paragonsr2.errors import ParagonError, UpscaleCancelled
 from ..paragonsr2.media import VideoSettings, upscale_video
 from ..paragonsr2.validate import CRF
 from . import bridge
-from .models import TILES, _backend_for, tile_choice
+from .models import _backend_for, runner_inputs, tile_choice
 from .spec import In, NodeSpec, Out
 
 CODECS = ["h264", "hevc", "av1"]  # what core Save Video can remux into its .mp4 as it is
@@ -38,11 +38,7 @@ UPSCALE_VIDEO = NodeSpec(
                 "and colour tags are kept. Connect Save Video to keep the result.",
     inputs=[
         In("video", "VIDEO", "A video (core Load Video, or any node giving VIDEO)"),
-        In("upscale_model", "UPSCALE_MODEL", "A ParagonSR2 model (from either loader)"),
-        In("tile", TILES, "auto: the fastest tile that fits free memory; none: whole frame; N: LR px per tile",
-           default="auto"),
-        In("backend", list(BACKENDS), "as in 'Upscale Image (ParagonSR2)'", default="auto"),
-        In("precision", list(PRECISIONS), "as in 'Upscale Image (ParagonSR2)'", default="auto"),
+        *runner_inputs("frame"),
         In("codec", CODECS, "h264 plays everywhere; hevc and av1 make smaller files (slower to encode)",
            default="h264"),
         In("crf", "INT", "quality: lower is better and larger (h264: 18 looks lossless, 0 is lossless)",

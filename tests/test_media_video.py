@@ -26,6 +26,16 @@ def _decoded(path, fmt="rgb24"):
         return [f.to_ndarray(format=fmt, src_color_range=f.color_range or None) for f in c.decode(video=0)]
 
 
+def _copy_audio(clip, out):
+    """The audio packets of ``clip`` into a new stream of the open output container ``out``."""
+    with av.open(str(clip)) as inp:
+        stream = out.add_stream_from_template(inp.streams.audio[0])
+        for p in inp.demux(inp.streams.audio[0]):
+            if p.dts is not None:
+                p.stream = stream
+                out.mux(p)
+
+
 def _no_leftovers(folder):
     return [p.name for p in folder.iterdir() if p.name.endswith(".part")]
 
@@ -138,12 +148,8 @@ def test_unusable_inputs_are_refused_before_decoding(tmp_path):
     from PIL import Image
 
     audio_only = make_clip(tmp_path / "a.mkv", frames=4)
-    with av.open(str(tmp_path / "audio.mka"), "w") as out, av.open(str(audio_only)) as inp:
-        stream = out.add_stream_from_template(inp.streams.audio[0])
-        for p in inp.demux(inp.streams.audio[0]):
-            if p.dts is not None:
-                p.stream = stream
-                out.mux(p)
+    with av.open(str(tmp_path / "audio.mka"), "w") as out:
+        _copy_audio(audio_only, out)
     with pytest.raises(VideoError, match="audio.mka: no video to upscale .it holds 1 audio stream"):
         upscale_video(tmp_path / "audio.mka", tmp_path / "o.mp4", nearest_backend())
     Image.new("RGB", (8, 8)).save(tmp_path / "still.png")
@@ -167,14 +173,10 @@ def test_unusable_inputs_are_refused_before_decoding(tmp_path):
 def test_zero_frame_video_is_refused(tmp_path):
     clip = make_clip(tmp_path / "clip.mkv", frames=4)
     src = tmp_path / "empty.mkv"
-    with av.open(str(src), "w") as out, av.open(str(clip)) as inp:  # a video stream without packets, and audio
+    with av.open(str(src), "w") as out:  # a video stream without packets, and audio
         video = out.add_stream("libx264", rate=24)
         video.width, video.height, video.pix_fmt = 16, 16, "yuv420p"
-        stream = out.add_stream_from_template(inp.streams.audio[0])
-        for p in inp.demux(inp.streams.audio[0]):
-            if p.dts is not None:
-                p.stream = stream
-                out.mux(p)
+        _copy_audio(clip, out)
     with pytest.raises(VideoError, match="empty.mkv: no video frames"):
         upscale_video(src, tmp_path / "o.mkv", nearest_backend())
     assert not (tmp_path / "o.mkv").exists() and _no_leftovers(tmp_path) == []
