@@ -225,13 +225,18 @@ class _Encoder:
     def _setup(self) -> None:
         """Colour tags and rotation of the first frame, set before the header is written (the first mux)."""
         cc, f = self.vout.codec_context, self.first
-        for attr, key in (("color_primaries", "primaries"), ("color_trc", "trc"), ("colorspace", "colorspace"),
-                          ("color_range", "range")):
+        tags = [("color_primaries", "primaries"), ("color_trc", "trc")]
+        if self._yuv():  # the matrix and range describe YUV samples; RGB output (ffv1, png) has neither
+            tags += [("colorspace", "colorspace"), ("color_range", "range")]
+        for attr, key in tags:
             if f.get(key):
                 setattr(cc, attr, f[key])
         if f.get("rotation"):
             self.vout.set_display_rotation(f["rotation"])
         self.ready = True
+
+    def _yuv(self) -> bool:
+        return self.plan.pix_fmt.startswith(("yuv", "nv", "gray"))
 
     def _rgb_frame(self, item: _Frame):
         av = import_av()
@@ -240,7 +245,7 @@ class _Encoder:
             array = np.pad(array, ((0, self.plan.pad[1]), (0, self.plan.pad[0]), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb48le" if self.plan.deep else "rgb24")
         frame.pts, frame.time_base = item.pts, self.vin.time_base
-        if self.plan.pix_fmt.startswith(("yuv", "nv", "gray")):
+        if self._yuv():
             cs, rng = self.first.get("colorspace"), self.first.get("range")
             try:
                 return frame.reformat(format=self.plan.pix_fmt, dst_colorspace=cs if cs not in (None, 2) else None,
