@@ -146,6 +146,7 @@ def main() -> None:
             for seconds, clip in clips.items():
                 for mode in args.modes:
                     r = _run_child(mode, clip, Path(tmp) / f"out_{mode}.mp4", args)
+                    print(f"  {seconds:g}s {mode}: {r}", file=sys.stderr, flush=True)  # progress of a long run
                     key = (seconds, mode)
                     old = best.get(key)
                     best[key] = r if old is None else {**r, "seconds": min(r["seconds"], old["seconds"]),
