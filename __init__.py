@@ -43,4 +43,4 @@ else:
 
 if False:  # literal ids for registry scanners that read V1 dict literals
     NODE_CLASS_MAPPINGS = {"ParagonSR2Loader": None, "ParagonSR2Upscale": None, "ParagonSR2Export": None,
-                           "ParagonSR2Train": None, "ParagonSR2ModelInfo": None}
+                           "ParagonSR2Train": None, "ParagonSR2ModelInfo": None, "ParagonSR2UpscaleVideo": None}

@@ -3,8 +3,9 @@ from .export import EXPORT
 from .models import INFO, LOADER, UPSCALE
 from .spec import to_v1, to_v3
 from .train import TRAIN
+from .video import UPSCALE_VIDEO
 
-SPECS = [LOADER, UPSCALE, EXPORT, TRAIN, INFO]
+SPECS = [LOADER, UPSCALE, UPSCALE_VIDEO, EXPORT, TRAIN, INFO]
 
 
 def v1_mappings() -> tuple[dict, dict]:

@@ -186,3 +186,18 @@ def training_runs_dir() -> Path:
     """Where training runs keep their state and intermediate checkpoints: ``models/paragonsr2_runs``, beside
     (not inside) ``upscale_models`` so that no loader lists them."""
     return Path(folder_paths().models_dir) / "paragonsr2_runs"
+
+
+def temp_dir() -> Path:
+    """ComfyUI's temp folder (emptied when the server starts), where intermediate videos go."""
+    return Path(folder_paths().get_temp_directory())
+
+
+def video_from_file(path: Path):
+    """ComfyUI's VIDEO value for a file (``VideoFromFile``: core Save Video and previews read it)."""
+    for name in ("comfy_api.latest", "comfy_api.input_impl"):
+        module = _module(name)
+        impl = getattr(getattr(module, "InputImpl", module), "VideoFromFile", None)
+        if impl is not None:
+            return impl(str(path))
+    raise RuntimeError("this ComfyUI has no VIDEO type (comfy_api VideoFromFile); update ComfyUI")

@@ -69,6 +69,11 @@ def _backend_for(model, backend: str, precision: str, device, node_id=None):
     return _BACKENDS.get(model, backend, precision, device, **options)
 
 
+def tile_choice(tile: str):
+    """The tile combo's value for ``upscale()``: an int, "auto" or None (whole image)."""
+    return int(tile) if tile.isdigit() else {"auto": "auto", "none": None}[tile]
+
+
 def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     model = unwrap(upscale_model)
     if not is_paragon(model):
@@ -78,7 +83,7 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     if warning:
         log.warning("%s", warning)
     device = bridge.torch_device()
-    tile_arg = int(tile) if tile.isdigit() else {"auto": "auto", "none": None}[tile]
+    tile_arg = tile_choice(tile)
     runner = _backend_for(model, backend, precision, device, unique_id)
     bridge.free_memory(tile_bytes(runner.num_feat, runner.scale, runner.margin,
                                   tile_arg if isinstance(tile_arg, int) else None, runner.elem_size), device)
@@ -91,6 +96,20 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     return (out,), None
 
 
+def runner_inputs(unit: str) -> list[In]:
+    """The model, tile, backend and precision inputs of the upscale nodes (``unit``: "image" or "frame")."""
+    return [
+        In("upscale_model", "UPSCALE_MODEL", "A ParagonSR2 model (from either loader)"),
+        In("tile", TILES, f"auto: the fastest tile that fits free memory; none: whole {unit}; N: LR px per tile",
+           default="auto"),
+        In("backend", list(BACKENDS), "auto: the fastest installed backend whose output stays >= 50 dB from fp32 "
+           "for this model (checked once per model; the node says which); pytorch works everywhere; onnxruntime "
+           "and openvino need their packages; tensorrt needs tensorrt and an NVIDIA GPU", default="auto"),
+        In("precision", list(PRECISIONS), "auto: with backend auto, the fastest accurate one; otherwise fp16 on "
+           "CUDA (fp32 retry on overflow), fp32 on CPU", default="auto"),
+    ]
+
+
 UPSCALE = NodeSpec(
     node_id="ParagonSR2Upscale", display_name="Upscale Image (ParagonSR2)",
     description="Upscales images with a ParagonSR2 model in seamless tiles (identical to an untiled run), "
@@ -98,14 +117,7 @@ UPSCALE = NodeSpec(
                 "by the model too; output is clamped to 0..1.",
     inputs=[
         In("image", "IMAGE", "Images to upscale (any size, batches, RGB/RGBA/grayscale)"),
-        In("upscale_model", "UPSCALE_MODEL", "A ParagonSR2 model (from either loader)"),
-        In("tile", TILES, "auto: the fastest tile that fits free memory; none: whole image; N: LR px per tile",
-           default="auto"),
-        In("backend", list(BACKENDS), "auto: the fastest installed backend whose output stays >= 50 dB from fp32 "
-           "for this model (checked once per model; the node says which); pytorch works everywhere; onnxruntime "
-           "and openvino need their packages; tensorrt needs tensorrt and an NVIDIA GPU", default="auto"),
-        In("precision", list(PRECISIONS), "auto: with backend auto, the fastest accurate one; otherwise fp16 on "
-           "CUDA (fp32 retry on overflow), fp32 on CPU", default="auto"),
+        *runner_inputs("image"),
     ],
     outputs=[Out("IMAGE", "image", "The upscaled images, values in 0..1")],
     run=run_upscale)

@@ -11,7 +11,7 @@ CATEGORY = "image/upscaling/ParagonSR2"
 
 @dataclass(frozen=True)
 class In:
-    """A node input. kind: IMAGE, UPSCALE_MODEL, INT, FLOAT, STRING, BOOLEAN, a list (combo), or a
+    """A node input. kind: IMAGE, VIDEO, UPSCALE_MODEL, INT, FLOAT, STRING, BOOLEAN, a list (combo), or a
     callable returning a list (a combo re-read each time ComfyUI asks for the schema)."""
 
     name: str
@@ -96,6 +96,8 @@ def _v3_input(io, i: In):
         return io.Image.Input(i.name, **common)
     if kind == "UPSCALE_MODEL":
         return io.UpscaleModel.Input(i.name, **common)
+    if kind == "VIDEO":
+        return io.Video.Input(i.name, **common)
     if kind == "INT":
         return io.Int.Input(i.name, default=i.default, min=i.min, max=i.max, step=i.step, **common)
     if kind == "FLOAT":
@@ -108,7 +110,7 @@ def _v3_input(io, i: In):
 
 
 def _v3_output(io, o: Out):
-    kinds = {"IMAGE": io.Image, "UPSCALE_MODEL": io.UpscaleModel, "STRING": io.String}
+    kinds = {"IMAGE": io.Image, "UPSCALE_MODEL": io.UpscaleModel, "STRING": io.String, "VIDEO": io.Video}
     return kinds[o.kind].Output(display_name=o.name, tooltip=o.tooltip)
 
 

@@ -4,6 +4,10 @@ Sizes are checked from the header before anything is decoded (``max_pixels``). G
 is read as RGBA with equal RGB and written back as LA); 16-bit PNGs (any channels) and 16-bit gray TIFFs are
 read and written at 16 bits (16-bit colour PNGs are decoded by torchvision and encoded here: Pillow holds 16 bits
 only for gray). EXIF orientation is applied on reading.
+
+Metadata (:class:`ImageMeta`, read with the header): the ICC profile and the EXIF block are written back
+to PNG, JPEG, WebP and TIFF, the EXIF with its orientation tag reset to 1 (the pixels are stored upright)
+and its pixel dimensions set to the output's; PNG text chunks (tEXt/zTXt/iTXt) go back into PNG outputs.
 """
 from __future__ import annotations
 
@@ -23,12 +27,22 @@ from .validate import DEFAULT_MAX_PIXELS
 from .validate import IMAGE_EXTENSIONS as IMAGE_EXT  # noqa: F401 (re-exported: imageio.IMAGE_EXT)
 
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
-                 ".tif": "TIFF", ".tiff": "TIFF"}
+                 ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF"}
+META_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")  # take an ICC profile and EXIF
 log = logging.getLogger("paragonsr2")
 
 
 class ImageTooLargeError(ParagonError):
     """An input image over the pixel limit (checked from its header, before decoding)."""
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """Metadata carried from an input to its result: ICC profile, EXIF block (raw), PNG text chunks."""
+
+    icc: bytes | None = None
+    exif: bytes | None = None
+    text: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,7 @@ class ImageInfo:
     gray: bool
     alpha: bool
     jpeg_quality: int | None = None  # JPEG files: the IJG quality (1-100) their luma table matches best
+    meta: ImageMeta = ImageMeta()
 
 
 # The IJG (libjpeg) base luminance quantisation table (natural order).
@@ -118,7 +133,56 @@ def _info(im) -> ImageInfo:
     alpha = im.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in im.info
     tables = getattr(im, "quantization", None) if im.format == "JPEG" else None  # read with the header
     quality = jpeg_quality(tables[min(tables)]) if tables else None
-    return ImageInfo(im.width, im.height, bits, gray, alpha, quality)
+    return ImageInfo(im.width, im.height, bits, gray, alpha, quality, _meta(im))
+
+
+def _meta(im) -> ImageMeta:
+    """ICC profile, EXIF (raw; orientation handled when written) and PNG text of an opened image."""
+    icc = im.info.get("icc_profile") or None
+    exif = im.info.get("exif") or None
+    text = getattr(im, "text", None) if im.format == "PNG" else None  # PNG: read with the header chunks
+    pairs = tuple((k, v) for k, v in (text or {}).items() if isinstance(k, str) and isinstance(v, str))
+    return ImageMeta(icc, exif if isinstance(exif, bytes) else None, pairs)
+
+
+def _exif_upright(exif: bytes, width: int, height: int) -> bytes:
+    """The EXIF block with orientation 1 (the pixels are written upright) and the output's pixel size."""
+    from PIL import Image
+
+    data = Image.Exif()
+    data.load(exif)
+    if 0x0112 in data:
+        data[0x0112] = 1
+    sub = data.get_ifd(0x8769)  # the Exif IFD: PixelXDimension / PixelYDimension
+    for tag, value in ((0xA002, width), (0xA003, height)):
+        if tag in sub:
+            sub[tag] = value
+    return data.tobytes()
+
+
+def _save_options(fmt: str, meta: ImageMeta | None, width: int, height: int) -> dict:
+    """Pillow save options that carry ``meta`` into a file of format ``fmt``."""
+    if meta is None or fmt not in META_FORMATS:
+        return {}
+    options: dict = {}
+    if meta.icc:
+        options["icc_profile"] = meta.icc
+    if meta.exif:
+        try:
+            options["exif"] = _exif_upright(meta.exif, width, height)
+        except (OSError, ValueError, SyntaxError, TypeError, KeyError):
+            log.warning("unreadable EXIF block not copied")
+    if meta.text and fmt == "PNG":
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        for key, value in meta.text:
+            if value.isascii() and key.isascii():
+                info.add_text(key, value)
+            else:
+                info.add_itxt(key, value)
+        options["pnginfo"] = info
+    return options
 
 
 def _read_png16(path) -> np.ndarray | None:
@@ -191,8 +255,9 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     return open_image(path, max_pixels)[0]
 
 
-def _png16_bytes(arr: np.ndarray) -> bytes:
-    """A 16-bit PNG of [H,W,C] uint16 (C = 1..4), rows 'Up'-filtered (Pillow writes 16 bits only for gray)."""
+def _png16_bytes(arr: np.ndarray, options: dict | None = None) -> bytes:
+    """A 16-bit PNG of [H,W,C] uint16 (C = 1..4), rows 'Up'-filtered (Pillow writes 16 bits only for gray),
+    with the iCCP / eXIf / text chunks of ``options`` (from :func:`_save_options`)."""
     h, w, c = arr.shape
     rows = arr.astype(">u2").reshape(h, w * c).view(np.uint8)
     up = rows.copy()
@@ -203,14 +268,24 @@ def _png16_bytes(arr: np.ndarray) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    options = options or {}
+    extra = b""
+    if options.get("icc_profile"):
+        extra += chunk(b"iCCP", b"icc\0\0" + zlib.compress(options["icc_profile"]))
+    if options.get("exif"):
+        extra += chunk(b"eXIf", options["exif"].removeprefix(b"Exif\0\0"))
+    if options.get("pnginfo") is not None:
+        extra += b"".join(chunk(kind, data) for kind, data, *_ in options["pnginfo"].chunks)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra + chunk(b"IDAT", zlib.compress(raw, 6))
+            + chunk(b"IEND", b""))
 
 
-def write_image(path: str | os.PathLike, image, quality: int = 95, *, bits: int = 8, gray: bool = False) -> Path:
-    """Writes [1,C,H,W] or [C,H,W] in [0,1] by the file extension (PNG/JPEG/WebP/TIFF/BMP), atomically.
+def write_image(path: str | os.PathLike, image, quality: int = 95, *, bits: int = 8, gray: bool = False,
+                meta: ImageMeta | None = None) -> Path:
+    """Writes [1,C,H,W] or [C,H,W] in [0,1] by the file extension (PNG/JPEG/WebP/TIFF/BMP/GIF), atomically.
 
     bits=16 keeps 16 bits per channel in PNG (and gray TIFF); gray=True writes RGB(A) as L(A) (the mean of
-    RGB). JPEG has no alpha: it is dropped with a warning.
+    RGB). JPEG has no alpha: it is dropped with a warning. meta: ICC/EXIF/PNG text to write (module docstring).
     """
     from .checkpoint.files import atomic_write
 
@@ -228,8 +303,9 @@ def write_image(path: str | os.PathLike, image, quality: int = 95, *, bits: int 
         arr = arr[..., :-1]
     if fmt == "WEBP" and arr.shape[2] in (1, 2):  # WebP stores colour only
         arr = np.concatenate([arr[..., :1].repeat(3, axis=2), arr[..., 1:]], axis=2)
+    options = _save_options(fmt, meta, arr.shape[1], arr.shape[0])
     if bits == 16 and fmt == "PNG" and arr.shape[2] > 1:
-        data = _png16_bytes((arr * 65535.0 + 0.5).astype(np.uint16))
+        data = _png16_bytes((arr * 65535.0 + 0.5).astype(np.uint16), options)
         return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     if bits == 16 and fmt in ("PNG", "TIFF") and arr.shape[2] == 1:
         from PIL import Image
@@ -243,4 +319,4 @@ def write_image(path: str | os.PathLike, image, quality: int = 95, *, bits: int 
         u8 = (arr * 255.0 + 0.5).astype(np.uint8)
         im = Image.fromarray(u8[..., 0] if u8.shape[2] == 1 else u8)
     kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **kwargs))
+    return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **kwargs, **options))

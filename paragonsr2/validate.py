@@ -175,7 +175,13 @@ EXPORT_FORMATS = ("onnx", "tensorrt", "ncnn")
 EXPORT_PRECISIONS = ("fp32", "fp16", "int8")
 BORDER_MODES = ("replicate", "reflect", "zeros")  # "zeros": the network's own padding, exact to upstream
 DEFAULT_BORDER = "replicate"
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # image files read and written
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")  # image files read and written
+ANIMATION_EXTENSIONS = (".gif", ".webp", ".png", ".apng")  # may hold several frames (paragonsr2.media)
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts")  # video files read and written (PyAV)
+VIDEO_CODECS = ("h264", "hevc", "av1", "vp9", "ffv1", "png")  # output codecs offered (where the av build has them)
+CRF = Range(0, 63, integer=True)  # video quality: constant rate factor (lower = better; 0 = lossless for x264)
+TRIM_SECONDS = Range(0, 1e7)  # --start / --duration of a video, in seconds
+TRIM_FRAMES = Range(1, 1e9, integer=True)  # --frames: the most frames written
 CALIB_COUNT = Range(1, 4096, integer=True)  # INT8 calibration images read
 CALIB_SIZE = Range(32, 4096, integer=True)  # px, side of each calibration crop
 OPSET = Range(13, 20, integer=True)  # ONNX opset: 13 = per-channel Q/DQ (INT8); 20 = torch's TorchScript exporter max

@@ -32,6 +32,7 @@ def install(models_dir: Path, output_dir: Path, with_v3: bool) -> dict:
         return str(p)
     fp.get_full_path_or_raise = full_path
     fp.get_output_directory = lambda: str(output_dir)
+    fp.get_temp_directory = lambda: str(output_dir.parent / "temp")
 
     comfy = types.ModuleType("comfy")
     utils = types.ModuleType("comfy.utils")
@@ -68,10 +69,19 @@ def install(models_dir: Path, output_dir: Path, with_v3: bool) -> dict:
         def send_progress_text(self, text, node_id):
             events.setdefault("text", []).append((text, node_id))
     server.PromptServer = type("PromptServer", (), {"instance": _Instance()})
+    input_impl = types.ModuleType("comfy_api.input_impl")  # core VIDEO values: a file and what reads it
+
+    class VideoFromFile:
+        def __init__(self, file):
+            self.file = file
+
+        def get_stream_source(self):
+            return self.file
+    input_impl.VideoFromFile = VideoFromFile
     stand_in_nodes = types.ModuleType("nodes")  # ComfyUI's own top-level `nodes` module
     stand_in_nodes.NODE_CLASS_MAPPINGS = {}
     modules = {"folder_paths": fp, "comfy": comfy, "comfy.utils": utils, "comfy.model_management": mm,
-               "server": server, "nodes": stand_in_nodes}
+               "server": server, "nodes": stand_in_nodes, "comfy_api.input_impl": input_impl}
     if with_v3:
         modules.update(_v3_modules())
     sys.modules.update(modules)
@@ -90,7 +100,7 @@ def _v3_modules() -> dict:
     def kind(name):
         return type(name, (), {"Input": type("Input", (_Base,), {"io_type": name}),
                                "Output": type("Output", (_Base,), {"io_type": name})})
-    for name in ("Combo", "Int", "Float", "String", "Boolean", "Image", "UpscaleModel"):
+    for name in ("Combo", "Int", "Float", "String", "Boolean", "Image", "UpscaleModel", "Video"):
         setattr(io, name, kind(name))
 
     class Schema:

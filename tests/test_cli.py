@@ -318,7 +318,7 @@ def test_plan_grammar_without_running(tmp_path):
     with pytest.raises(ParagonError, match="is one file"):
         plan_upscale([str(src)], str(tmp_path / "one.png"))
     with pytest.raises(ParagonError, match="unknown image extension"):
-        plan_upscale([str(src / "a.png")], str(tmp_path / "out.gif"))
+        plan_upscale([str(src / "a.png")], str(tmp_path / "out.xyz"))
 
 
 def test_internal_errors_and_host_state(tmp_path, monkeypatch, capsys):

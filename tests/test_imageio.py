@@ -96,7 +96,7 @@ def test_unreadable_and_missing_files(tmp_path):
     with pytest.raises(ParagonError, match="none.png: no such file"):
         read_image(tmp_path / "none.png")
     with pytest.raises(ParagonError, match="unknown output format"):
-        write_image(tmp_path / "a.gif", torch.rand(1, 3, 4, 4))
+        write_image(tmp_path / "a.xyz", torch.rand(1, 3, 4, 4))
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

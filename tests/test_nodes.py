@@ -54,7 +54,7 @@ def test_import_is_light_and_registers(comfy):
     assert "tensorrt" not in sys.modules
     assert comfy["module"].WEB_DIRECTORY == "./js"
     assert set(comfy["classes"]) == {"ParagonSR2Loader", "ParagonSR2Upscale", "ParagonSR2Export",
-                                     "ParagonSR2Train", "ParagonSR2ModelInfo"}
+                                     "ParagonSR2Train", "ParagonSR2ModelInfo", "ParagonSR2UpscaleVideo"}
     import folder_paths
     from spandrel import MAIN_REGISTRY
 

@@ -20,9 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "example_workflows").glob("*.json"))
 API_TWINS = ROOT / "tests" / "workflows"
 TITLE, BADGE, GAP = 30, 24, 10  # LiteGraph title bar; the node-source badge drawn above custom nodes; spacing
-PREVIEW_HEIGHT = {"LoadImage": 330, "SaveImage": 400}  # what the image previews grow these nodes to (measured)
+PREVIEW_HEIGHT = {"LoadImage": 330, "SaveImage": 400,  # what the image previews grow these nodes to (measured)
+                  "LoadVideo": 380, "SaveVideo": 480}  # video previews: set generously (not measured)
 CORE_NODES = {"LoadImage": ["image", "upload"], "SaveImage": ["filename_prefix"], "ImageUpscaleWithModel": [],
-              "JoinImageWithAlpha": [], "Note": ["text"]}
+              "JoinImageWithAlpha": [], "Note": ["text"], "LoadVideo": ["file", "upload"],
+              "SaveVideo": ["filename_prefix", "format", "codec"]}
 UI_ONLY_WIDGETS = {"upload"}
 FRONTEND_ONLY = {"Note"}
 

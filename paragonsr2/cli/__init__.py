@@ -83,6 +83,20 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 MODEL_HELP = f"a checkpoint file or a bundled model's name, e.g. {DEFAULT_MODEL.stem}"
 
 
+def _video_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("videos (" + " ".join(validate.VIDEO_EXTENSIONS) + "; needs the av package)")
+    g.add_argument("--codec", choices=validate.VIDEO_CODECS, help="video codec (default h264; vp9 for .webm); "
+                   "ffv1 and png are lossless")
+    g.add_argument("--crf", type=_int_in(validate.CRF, "crf"),
+                   help=f"quality, {validate.CRF}; lower is better (default: visually lossless, h264 18)")
+    g.add_argument("--pix-fmt", help="pixel format (default yuv420p, yuv420p10le for 10-bit input)")
+    g.add_argument("--start", type=_checked(lambda t: validate.check_number(t, "start", validate.TRIM_SECONDS)),
+                   help="begin at this time in seconds (a preview of part of a clip)")
+    g.add_argument("--duration", type=_checked(lambda t: validate.check_number(t, "duration", validate.TRIM_SECONDS)),
+                   help="upscale this many seconds")
+    g.add_argument("--frames", type=_int_in(validate.TRIM_FRAMES, "frames"), help="upscale at most this many frames")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="paragonsr2", description="ParagonSR2 super-resolution tools "
                                      "(also: python -m paragonsr2)", epilog=EPILOG)
@@ -111,8 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "IN: image files, folders (their images, not recursive) or quoted globs ('**' recurses);\n"
                     f"folders and globs skip earlier results (*{OUTPUT_SUFFIX}.*, files under the output folder).\n"
                     "Existing files are never replaced without --overwrite. Gray, gray+alpha and alpha are kept;\n"
-                    "16-bit PNG and gray TIFF stay 16-bit; JPEG output drops alpha (with a warning).")
-    p.add_argument("inputs", nargs="+", metavar="IN", help="images, folders or globs (then OUT, see above)")
+                    "16-bit PNG and gray TIFF stay 16-bit; JPEG output drops alpha (with a warning).\n"
+                    "Videos and animated GIF/WebP/PNG are upscaled frame by frame (docs/video.md); a video whose\n"
+                    "decoding stops midway exits 1, its frames so far in NAME.incomplete.EXT.")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="images, videos, folders or globs (then OUT, see above)")
     p.add_argument("-o", "--output", metavar="OUT", help="output image file (one input) or folder")
     bundled = ", ".join(sorted(m.stem for m in DEFAULT_MODEL.parent.glob("*.safetensors")))
     p.add_argument("--model", default=None, help=f"a checkpoint file, a bundled model's name ({bundled}), or a "
@@ -136,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="allow replacing existing files (inputs too)")
     p.add_argument("--no-progress", action="store_true")
     _model_args(p)
+    _video_args(p)
 
     p = sub.add_parser("convert", help="write a checkpoint as this project's .safetensors with metadata",
                        epilog=EPILOG)

@@ -166,14 +166,17 @@ class Backends:
 def _upscale_one(backends: Backends, src: Path, dst: Path, args) -> None:
     from ..engine import upscale
     from ..imageio import open_image, write_image
+    from .media import is_media, upscale_media
 
+    if is_media(src):  # videos and animated images: streamed frame by frame
+        return upscale_media(backends, src, dst, args)
     image, info = open_image(src, max_pixels=args.max_pixels)
     backend = backends.for_image(info)
     bar = _progress_bar(src.name, args.no_progress)
     out = upscale(backend, image, tile=args.tile, layout="BCHW", progress=bar, border=args.border,
                   strict_upstream=args.strict_upstream)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    write_image(dst, out, bits=info.bits, gray=info.gray)
+    write_image(dst, out, bits=info.bits, gray=info.gray, meta=info.meta)
     print(f"{src} -> {dst} ({image.shape[-1]}x{image.shape[-2]} -> {out.shape[-1]}x{out.shape[-2]})")
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from ..errors import ParagonError, exists_message
 from ..validate import IMAGE_EXTENSIONS as IMAGE_EXT
+from ..validate import VIDEO_EXTENSIONS
+
+INPUT_EXT = IMAGE_EXT + VIDEO_EXTENSIONS  # what folders and globs pick up, and what names a one-file output
 
 OVERWRITE = "--overwrite"  # how CLI messages name the option (errors.exists_message words them all)
 OUTPUT_SUFFIX = "_paragonsr2"  # names of results written to the default folder (the working directory)
@@ -77,7 +80,7 @@ def expand_inputs(patterns: list[str], exclude: Path | None = None) -> tuple[lis
         else:
             problems.append((path, f"{pattern}: no such file or folder"))
             continue
-        found += [p for p in listed if p.suffix.lower() in IMAGE_EXT and not is_own_output(p)
+        found += [p for p in listed if p.suffix.lower() in INPUT_EXT and not is_own_output(p)
                   and not p.name.startswith(".") and not _inside(p, skip)]
     unique = list(dict.fromkeys(p.resolve() for p in found))
     by_resolved = {p.resolve(): p for p in reversed(found)}
@@ -98,7 +101,9 @@ def check_output_location(path: Path, folder: bool) -> None:
 
 
 def output_suffix(src: Path, fmt: str | None) -> str:
-    """The result's extension: --format, else the input's when it is writable, else .png."""
+    """The result's extension: a video's own; else --format, else the input's when it is writable, else .png."""
+    if src.suffix.lower() in VIDEO_EXTENSIONS:
+        return src.suffix.lower()
     if fmt:
         return "." + fmt.lower().lstrip(".")
     return src.suffix.lower() if src.suffix.lower() in IMAGE_EXT else ".png"
@@ -111,7 +116,7 @@ def plan_upscale(paths: list[str], output: str | None, *, overwrite: bool = Fals
     with the same output) go to ``problems``."""
     inputs, output = split_output(paths, output, overwrite)
     out = Path(output) if output else None
-    single_file = out is not None and out.suffix.lower() in IMAGE_EXT and not out.is_dir()
+    single_file = out is not None and out.suffix.lower() in INPUT_EXT and not out.is_dir()
     sources, problems = expand_inputs(inputs, exclude=out if out is not None and not single_file else None)
     if not sources:
         raise ParagonError("no input images found in " + " ".join(inputs)
@@ -121,7 +126,7 @@ def plan_upscale(paths: list[str], output: str | None, *, overwrite: bool = Fals
                            "(-o FOLDER) for several inputs")
     if out is not None and out.suffix and not single_file and not out.is_dir():
         raise ParagonError(f"output {out}: unknown image extension {out.suffix!r}; use "
-                           + ", ".join(IMAGE_EXT) + " or a folder")
+                           + ", ".join(INPUT_EXT) + " or a folder")
     folder = out if out is not None and not single_file else None
     check_output_location(out if single_file else folder or cwd or Path.cwd(), folder=not single_file)
     plan = Plan(problems=problems)

@@ -106,8 +106,11 @@ def _to_model_channels(x: torch.Tensor, in_chans: int) -> torch.Tensor:
 
 
 def upscale_tensor(backend: Backend, image: torch.Tensor, *, tile="auto", border: str = DEFAULT_BORDER,
-                   progress: Progress | None = None, cancel=None) -> torch.Tensor:
+                   progress: Progress | None = None, cancel=None, out: torch.Tensor | None = None) -> torch.Tensor:
     """[B,C,H,W] (C = 1, 3 or 4) float -> [B,C,Ho,Wo] float32 CPU in [0,1].
+
+    out: where to write the result (a [B,C,Ho,Wo] float32 CPU tensor of any strides, e.g. the permuted view
+    of a [B,Ho,Wo,C] buffer), so that a batch is held once: peak memory is the output plus one image.
 
     border: how the image is extended by the backend's margin before the network ("replicate", "reflect",
     or "zeros" for the network's own zero padding, exact to upstream); integer scales only.
@@ -131,7 +134,7 @@ def upscale_tensor(backend: Backend, image: torch.Tensor, *, tile="auto", border
         if tile < MIN_TILE:
             raise ParagonError(f"tile size {tile} is too small; use at least {MIN_TILE} or 'auto'")
     oh, ow = target_size(height, width, backend.scale)
-    out = torch.empty(b, c, oh, ow, dtype=torch.float32)
+    out = torch.empty(b, c, oh, ow, dtype=torch.float32) if out is None else out
     runner = TileRunner(backend, tile, margin, progress, cancel)
     passes = [(slice(0, c), c)] if c in (1, 3) and backend.in_chans in (1, 3) else [(slice(0, 3), 3), (slice(3, 4), 1)]
     runner.total = b * len(passes) * runner.count(height, width)
@@ -175,6 +178,8 @@ def upscale(model, image: torch.Tensor, *, tile: int | str | None = "auto", back
     if runner.max_input is not None:  # engines with a shape profile
         limit = runner.max_input - 2 * runner.margin
         tile = limit if tile in ("auto", None, 0, "none") else min(int(tile), limit)
+    oh, ow = target_size(nchw.shape[2], nchw.shape[3], runner.scale)
+    result = torch.empty(nchw.shape[0], oh, ow, nchw.shape[1]) if layout == "BHWC" else None  # written in place
     out = upscale_tensor(runner, nchw, tile=tile, border="zeros" if strict_upstream else border,
-                         progress=progress, cancel=cancel)
-    return out.movedim(1, -1).contiguous() if layout == "BHWC" else out
+                         progress=progress, cancel=cancel, out=None if result is None else result.movedim(-1, 1))
+    return result if result is not None else out
