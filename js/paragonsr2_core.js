@@ -34,12 +34,11 @@ function controllerLinked(node, name) {
   return (node.inputs || []).some((i) => (i.widget?.name ?? i.name) === name && i.link != null);
 }
 
-// Fits the node's height to its widgets plus the drawn extras (grow: never shrink, e.g. a user-sized node).
-function resize(node, grow = false) {
+// Fits the node's height to its visible widgets plus the drawn extras (no empty block below them); the width
+// only grows.
+function resize(node) {
   const size = node.computeSize();
-  const height = size[1] + extraHeight(node);
-  node.setSize([Math.max(node.size[0], size[0], node.__psr2Lines?.length ? 280 : 0),
-    grow ? Math.max(node.size[1], height) : height]);
+  node.setSize([Math.max(node.size[0], size[0], node.__psr2Lines?.length ? 280 : 0), size[1] + extraHeight(node)]);
   node.setDirtyCanvas?.(true, true);
 }
 
@@ -220,7 +219,6 @@ export function restoreOutput(node) {
   node.__psr2Lines = saved?.lines || null;
   node.__psr2Inputs = saved?.inputs || null;
   node.__psr2Loss = saved?.loss?.length ? saved.loss : null;
-  if (saved) resize(node, true);
 }
 
 // True when a visible widget differs from the remembered run's inputs (its text then describes an older run).
@@ -270,7 +268,8 @@ export function drawExtras(node, ctx) {
 }
 
 // Prototype hooks for one node type: every path that sets widget values without their callback (workflow load,
-// paste, undo, template browser: all go through configure) ends in syncWidgets; drawing re-checks as a safety net.
+// paste, undo, template browser: all go through configure) ends in syncWidgets and a height that fits what the
+// node shows (a saved size may hold room for widgets hidden since); drawing re-checks as a safety net.
 export function hookNodeType(nodeType, nodeName) {
   const proto = nodeType.prototype;
   const onConfigure = proto.onConfigure;
@@ -278,6 +277,7 @@ export function hookNodeType(nodeType, nodeName) {
     const r = onConfigure?.apply(this, args);
     syncWidgets(this);
     if (TEXT_NODES.has(nodeName)) restoreOutput(this);
+    resize(this);
     return r;
   };
   const onDraw = proto.onDrawForeground;

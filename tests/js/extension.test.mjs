@@ -93,6 +93,23 @@ for (const legacy of [false, true]) {
   });
 }
 
+test("a node opens as tall as what it shows: no empty block from a saved size or from widgets hidden since", () => {
+  for (const legacy of [false, true]) {
+    const exporter = create("ParagonSR2Export", { legacy });
+    const fitted = exporter.size[1];
+    const saved = { ...exporter.serialize(), size: [330, fitted + 120] };  // e.g. saved while int8 showed more
+    const reopened = load(JSON.parse(JSON.stringify(saved)), { legacy });
+    assert.equal(reopened.visible("calibration_folder"), false);
+    assert.deepEqual(reopened.size, [330, fitted]);
+  }
+  const train = create("ParagonSR2Train", { id: 78 });
+  send("paragonsr2.train", { node: "78", step: 1, total: 2, loss: 0.5, psnr: null });
+  send("paragonsr2.train", { node: "78", step: 2, total: 2, loss: 0.4, psnr: 30 });
+  send("executed", { node: "78", display_node: "78", output: { text: ["saved 2x_a.safetensors"] } });
+  const reopened = load({ ...JSON.parse(JSON.stringify(train.serialize())), size: [train.size[0], 999] });
+  assert.equal(reopened.size[1], reopened.computeSize()[1] + core.LINE + 8 + core.LOSS_HEIGHT);
+});
+
 test("paste (configure without loadedGraphNode) and undo (configure back to older values) follow the values", () => {
   const loader = create("ParagonSR2Loader");
   setCombo(loader, "scale", "custom");
