@@ -1,6 +1,10 @@
 """Export benchmark: ONNX Runtime CPU speed and accuracy of FP32 / FP16 / INT8 exports, side by side.
 
 python bench/export_bench.py [--model FILE] [--size 512] [--threads 1 2] [--repeat 9] [--calib DIR]
+Rows: the FP32 and FP16 files `export` writes (the "portable" graph, which NCNN converters also take), the FP32
+"runtime" graph (what the engine runs in ONNX Runtime, and what INT8 is quantized from), and INT8. Speed ratios
+are against the runtime FP32 graph. Times: wall seconds per image (min / median of interleaved runs) and, for one
+thread, the process's CPU seconds (min), which other work on a shared machine barely changes.
 Accuracy: PSNR of each export's output against the FP32 PyTorch output on natural images
 (the scikit-image sample photos, downscaled x2 by PIL bicubic as LR inputs, 256 px centre crops).
 """
@@ -23,6 +27,7 @@ from PIL import Image  # noqa: E402
 from quality_bench import natural_images, to_tensor  # noqa: E402
 
 import paragonsr2 as p  # noqa: E402
+from paragonsr2.compile.onnx import export_onnx_proto, save_proto  # noqa: E402
 from paragonsr2.export import export_onnx  # noqa: E402
 from paragonsr2.numerics import psnr  # noqa: E402
 
@@ -57,6 +62,9 @@ def main() -> None:
     x = np.random.default_rng(0).random((1, 3, args.size, args.size), dtype=np.float32)
     built = []
     with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        runtime = save_proto(export_onnx_proto(model, "fp32", graph="runtime"), Path(tmp) / "m_runtime.onnx")
+        built.append(("fp32 runtime graph", runtime, time.perf_counter() - t0))  # the reference row
         for prec in ("fp32", "fp16", "int8"):
             path = Path(tmp) / f"m_{prec}.onnx"
             t0 = time.perf_counter()
@@ -70,13 +78,14 @@ def main() -> None:
                 so.intra_op_num_threads = threads
                 sessions.append(ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]))
                 sessions[-1].run(None, {"input": x})
-            times = [[] for _ in sessions]
+            times, cpu = [[] for _ in sessions], [[] for _ in sessions]
             for _ in range(args.repeat):  # interleaved, so that load on this shared machine hits all alike
                 for k, sess in enumerate(sessions):
-                    t0 = time.perf_counter()
+                    c0, t0 = time.process_time(), time.perf_counter()
                     sess.run(None, {"input": x})
                     times[k].append(time.perf_counter() - t0)
-            table[threads] = [(min(t), float(np.median(t))) for t in times]
+                    cpu[k].append(time.process_time() - c0)
+            table[threads] = [(min(t), float(np.median(t)), min(c)) for t, c in zip(times, cpu)]
         scores = []
         for _prec, path, _ in built:
             sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -89,15 +98,18 @@ def main() -> None:
     print(f"\n{Path(args.model).name}: ONNX Runtime {ort.__version__} CPU, {args.size}x{args.size} input, "
           f"{args.repeat} interleaved runs each (min / median seconds)\n")
     head = " | ".join(f"{t} thread{'s' if t > 1 else ''}: s (min / med) | vs FP32 (min / med)" for t in args.threads)
-    print(f"| export | {head} | PSNR vs FP32 PyTorch (min / mean) | size (KiB) | export s |")
-    print("|---|" + "---|---|" * len(args.threads) + "---|---|---|")
+    cpu_head = " | 1 thread: CPU s (min) | vs FP32" if 1 in args.threads else ""
+    print(f"| export | {head}{cpu_head} | PSNR vs FP32 PyTorch (min / mean) | size (KiB) | export s |")
+    print("|---|" + "---|---|" * (len(args.threads) + bool(cpu_head)) + "---|---|---|")
     for k, (prec, _, export_s) in enumerate(built):
         cells = []
         for threads in args.threads:
-            (tmin, tmed), (rmin, rmed) = table[threads][k], table[threads][0]
+            (tmin, tmed, _), (rmin, rmed, _) = table[threads][k], table[threads][0]
             cells.append(f"{tmin:.3f} / {tmed:.3f} | {rmin / tmin:.2f}x / {rmed / tmed:.2f}x")
+        if cpu_head:
+            cells.append(f"{table[1][k][2]:.3f} | {table[1][0][2] / table[1][k][2]:.2f}x")
         mn, mean, kib = scores[k]
-        acc = "reference" if prec == "fp32" else f"{mn:.1f} / {mean:.1f} dB"
+        acc = "reference" if prec.startswith("fp32") else f"{mn:.1f} / {mean:.1f} dB"
         print(f"| {prec} | {' | '.join(cells)} | {acc} | {kib:.0f} | {export_s:.0f} |")
 
 

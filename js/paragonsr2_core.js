@@ -19,7 +19,11 @@ export const LAST_RUN = "paragonsr2_last_run"; // node property (a JSON string),
 // Height a node grows by to show a run's text and loss curve (tests/test_workflows.py lays examples out by these).
 export const LINE = 15;
 export const MAX_LINES = 18;
-export const LOSS_HEIGHT = 90;
+export const LOSS_HEIGHT = 90; // the curve's label line, then its plot (the label never sits on the curve)
+export const FONT = "12px sans-serif";
+// Width of one character of FONT, an upper estimate for laying text out before a canvas measures it.
+export const CHAR_WIDTH = 7;
+const MARGIN = 10; // text and curve keep this far from the node's left and right edges
 const KEPT_LOSS_POINTS = 200;
 
 export function widget(node, name) {
@@ -30,12 +34,11 @@ function controllerLinked(node, name) {
   return (node.inputs || []).some((i) => (i.widget?.name ?? i.name) === name && i.link != null);
 }
 
-// Fits the node's height to its widgets plus the drawn extras (grow: never shrink, e.g. a user-sized node).
-function resize(node, grow = false) {
+// Fits the node's height to its visible widgets plus the drawn extras (no empty block below them); the width
+// only grows.
+function resize(node) {
   const size = node.computeSize();
-  const height = size[1] + extraHeight(node);
-  node.setSize([Math.max(node.size[0], size[0], node.__psr2Lines?.length ? 280 : 0),
-    grow ? Math.max(node.size[1], height) : height]);
+  node.setSize([Math.max(node.size[0], size[0], node.__psr2Lines?.length ? 280 : 0), size[1] + extraHeight(node)]);
   node.setDirtyCanvas?.(true, true);
 }
 
@@ -92,6 +95,7 @@ export function activeInputs(node) {
   return inputs;
 }
 
+// The lines a run's output shows (before wrapping to the node's width; see wrapText).
 export function infoLines(output) {
   if (output?.paragonsr2_info?.length) {
     const d = JSON.parse(output.paragonsr2_info[0]);
@@ -102,21 +106,65 @@ export function infoLines(output) {
       `scale ${scale} (${d.scale_source})`,
       `alpha ${d.upsampler_alpha} (${d.alpha_source})`,
     ];
-    for (const w of d.warnings || []) lines.push(`⚠ ${w.length > 60 ? `${w.slice(0, 60)}…` : w}`);
-    return lines.slice(0, MAX_LINES);
+    for (const w of d.warnings || []) lines.push(`⚠ ${w}`);
+    return lines;
   }
-  if (output?.text?.length) {
-    const wrapped = [];
-    for (const line of String(output.text[0]).split("\n")) {
-      for (let i = 0; i < Math.max(line.length, 1); i += 64) wrapped.push(line.slice(i, i + 64));
-    }
-    return wrapped.slice(0, MAX_LINES);
-  }
+  if (output?.text?.length) return String(output.text[0]).split("\n");
   return null;
 }
 
+// Lines no wider than `width` px (by `measure`), broken at spaces; runs of spaces inside a line are kept (aligned
+// columns), and a word wider than a whole line is cut where it must be. At most MAX_LINES (the last then ends in …).
+export function wrapText(lines, width, measure = (t) => t.length * CHAR_WIDTH) {
+  const out = [];
+  for (const text of lines) {
+    let line = "";
+    for (const token of String(text).match(/\s+|\S+/g) || [""]) {
+      const blank = /^\s/.test(token);
+      if (measure(line + token) <= width) {
+        line += token;
+      } else if (blank) {
+        out.push(line);
+        line = "";
+      } else {
+        if (line.trim()) out.push(line.trimEnd());
+        line = "";
+        let rest = token;
+        while (measure(rest) > width && rest.length > 1) {
+          let n = rest.length - 1;
+          while (n > 1 && measure(rest.slice(0, n)) > width) n -= 1;
+          out.push(rest.slice(0, n));
+          rest = rest.slice(n);
+        }
+        line = rest;
+      }
+    }
+    out.push(line.replace(/\s+$/, ""));
+  }
+  if (out.length <= MAX_LINES) return out;
+  const kept = out.slice(0, MAX_LINES);
+  kept[MAX_LINES - 1] = `${kept[MAX_LINES - 1].replace(/.$/, "")}…`;
+  return kept;
+}
+
+// The node's text as drawn: its lines (the first marked when the settings changed since the run) wrapped to the
+// node's width, by the canvas's own measure once one drew.
+function shownLines(node, measure) {
+  const lines = node.__psr2Lines || [];
+  const stale = isStale(node);
+  const width = node.size[0] - 2 * MARGIN;
+  const cached = node.__psr2Wrapped;
+  if (cached && cached.source === lines && cached.stale === stale && cached.width === width &&
+    (cached.measured || !measure)) return cached.lines;
+  const source = stale && lines.length ? [`${lines[0]} · (last run; settings changed since)`, ...lines.slice(1)]
+    : lines;
+  const wrapped = wrapText(source, width, measure);
+  node.__psr2Wrapped = { source: lines, stale, width, measured: Boolean(measure), lines: wrapped };
+  return wrapped;
+}
+
 function extraHeight(node) {
-  const lines = node.__psr2Lines?.length || 0;
+  const lines = node.__psr2Lines?.length ? shownLines(node).length : 0;
   return (lines ? lines * LINE + 8 : 0) + (node.__psr2Loss?.length > 1 ? LOSS_HEIGHT : 0);
 }
 
@@ -171,7 +219,6 @@ export function restoreOutput(node) {
   node.__psr2Lines = saved?.lines || null;
   node.__psr2Inputs = saved?.inputs || null;
   node.__psr2Loss = saved?.loss?.length ? saved.loss : null;
-  if (saved) resize(node, true);
 }
 
 // True when a visible widget differs from the remembered run's inputs (its text then describes an older run).
@@ -185,42 +232,44 @@ export function isStale(node) {
 
 export function drawExtras(node, ctx) {
   if (node.flags?.collapsed) return;
-  const lines = node.__psr2Lines || [];
-  let y = node.size[1] - extraHeight(node) + 4;
-  const stale = isStale(node);
   ctx.save();
-  ctx.font = "12px sans-serif";
-  ctx.fillStyle = stale ? "#777" : "#ccc";
-  lines.forEach((line, i) => {
+  ctx.font = FONT;
+  const before = node.__psr2Wrapped?.lines.length;
+  const lines = shownLines(node, ctx.measureText ? (t) => ctx.measureText(t).width : null);
+  if (before !== undefined && lines.length !== before) resize(node); // the canvas measured other widths
+  let y = node.size[1] - extraHeight(node) + 4;
+  const width = node.size[0] - 2 * MARGIN;
+  ctx.fillStyle = node.__psr2Wrapped.stale ? "#777" : "#ccc";
+  lines.forEach((line) => {
     y += LINE;
-    const text = stale && i === 0 ? `${line} · (last run; settings changed since)` : line;
-    ctx.fillText(text, 10, y - 3, node.size[0] - 20);
+    ctx.fillText(line, MARGIN, y - 3, width);
   });
   if (lines.length) y += 8;
   const losses = node.__psr2Loss;
   if (losses?.length > 1) {
-    const x0 = 10, w = node.size[0] - 20, h = 80, top = y - 4;
+    const last = losses[losses.length - 1];
+    ctx.fillText(`loss ${last.loss.toFixed(4)} · step ${last.step}/${last.total}` +
+      (last.psnr ? ` · val ${last.psnr.toFixed(2)} dB` : ""), MARGIN, y + LINE - 7, width);
+    const top = y + LINE - 2, h = LOSS_HEIGHT - LINE - 8;
     ctx.strokeStyle = "#555";
-    ctx.strokeRect(x0, top, w, h);
+    ctx.strokeRect(MARGIN, top, width, h);
     const max = Math.max(...losses.map((p) => p.loss));
     const min = Math.min(...losses.map((p) => p.loss));
-    const last = losses[losses.length - 1];
     ctx.strokeStyle = "#4fc3f7";
     ctx.beginPath();
     losses.forEach((p, i) => {
-      const px = x0 + (p.step / last.total) * w;
+      const px = MARGIN + (p.step / last.total) * width;
       const py = top + h - ((p.loss - min) / (max - min || 1)) * (h - 4) - 2;
       i ? ctx.lineTo(px, py) : ctx.moveTo(px, py);
     });
     ctx.stroke();
-    ctx.fillText(`loss ${last.loss.toFixed(4)} · step ${last.step}/${last.total}` +
-      (last.psnr ? ` · val ${last.psnr.toFixed(2)} dB` : ""), x0 + 4, top + 14);
   }
   ctx.restore();
 }
 
 // Prototype hooks for one node type: every path that sets widget values without their callback (workflow load,
-// paste, undo, template browser: all go through configure) ends in syncWidgets; drawing re-checks as a safety net.
+// paste, undo, template browser: all go through configure) ends in syncWidgets and a height that fits what the
+// node shows (a saved size may hold room for widgets hidden since); drawing re-checks as a safety net.
 export function hookNodeType(nodeType, nodeName) {
   const proto = nodeType.prototype;
   const onConfigure = proto.onConfigure;
@@ -228,6 +277,7 @@ export function hookNodeType(nodeType, nodeName) {
     const r = onConfigure?.apply(this, args);
     syncWidgets(this);
     if (TEXT_NODES.has(nodeName)) restoreOutput(this);
+    resize(this);
     return r;
   };
   const onDraw = proto.onDrawForeground;

@@ -4,17 +4,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..paragonsr2.engine import is_paragon
 from ..paragonsr2.errors import ParagonError
 from ..paragonsr2.export import export_model, summary_line
 from . import bridge
+from .models import paragon_only
 from .spec import In, NodeSpec, Out
 
 
 def run_export(upscale_model, precision, tensorrt, filename, destination, calibration_folder="",
                calibration_images=None, unique_id=None):
     model = getattr(upscale_model, "model", upscale_model)
-    if not hasattr(model, "config"):
-        raise ParagonError("'Export ParagonSR2' exports ParagonSR2 models only")
+    if not is_paragon(model):
+        raise paragon_only("Export ParagonSR2", upscale_model)
     fp = bridge.folder_paths()
     folder = Path(fp.get_output_directory()) / "paragonsr2" if destination == "output" else \
         Path(fp.models_dir) / ("tensorrt/paragonsr2" if tensorrt else "onnx")

@@ -6,10 +6,11 @@ import logging
 
 from ..paragonsr2 import load_model
 from ..paragonsr2.checkpoint import scale_warning
+from ..paragonsr2.description import architecture_name, describe_other
 from ..paragonsr2.engine import BACKENDS, PRECISIONS, is_paragon, unwrap, upscale
 from ..paragonsr2.engine.backend_cache import BackendCache
 from ..paragonsr2.engine.memory import tile_bytes
-from ..paragonsr2.errors import ParagonError, UpscaleCancelled
+from ..paragonsr2.errors import NotParagonError, ParagonError, UpscaleCancelled
 from ..paragonsr2.validate import SCALE, UPSAMPLER_ALPHA
 from . import bridge
 from .spec import In, NodeSpec, Out
@@ -21,12 +22,35 @@ MODEL_OUT = Out("UPSCALE_MODEL", "upscale_model", "A spandrel model descriptor; 
                 "'Upscale Image (using Model)' and with 'Upscale Image (ParagonSR2)'")
 
 
+CORE_LOADER, CORE_UPSCALE = "Load Upscale Model", "Upscale Image (using Model)"  # ComfyUI's core nodes
+
+
 def describe_model(descriptor) -> str:
-    desc = unwrap(descriptor).description if is_paragon(descriptor) else None
-    if desc is None:
-        raise ParagonError("this upscale model is not a ParagonSR2 model (load it with 'Load ParagonSR2 Model' "
-                           "or ComfyUI's 'Load Upscale Model')")
-    return str(desc)
+    """The Info node's text: a ParagonSR2 model's description, or what another model is and which nodes run it."""
+    if is_paragon(descriptor):
+        return str(unwrap(descriptor).description)
+    return (describe_other(descriptor) + f"\nnot a ParagonSR2 model: ComfyUI's core '{CORE_UPSCALE}' runs it; the "
+            "ParagonSR2 Upscale and Export nodes take ParagonSR2 models only")
+
+
+def paragon_only(node_name: str, model) -> ParagonError:
+    """The error of a ParagonSR2-only node given another architecture: what it got, which core node runs it."""
+    return ParagonError(f"'{node_name}' takes ParagonSR2 models only; this one is {architecture_name(model)}: "
+                        f"run it with ComfyUI's core '{CORE_UPSCALE}'")
+
+
+def not_paragon_advice(model_name: str, error: NotParagonError) -> str:
+    """The loader's message for a file that is not ParagonSR2: what it is and the loader to use instead."""
+    detail = str(error).split(": ", 1)[-1]  # the library's reason, without the file's full path
+    if error.spandrel_loads:
+        return (f"{model_name}: a {error.architecture} model, not ParagonSR2. Load it with ComfyUI's core "
+                f"'{CORE_LOADER}' node (it loads SPAN, Compact, ESRGAN and the other architectures spandrel "
+                f"knows) and upscale with '{CORE_UPSCALE}'. 'Load ParagonSR2 Model' loads ParagonSR2 files only.")
+    if error.architecture:
+        return (f"{model_name} cannot be loaded: {detail}. Neither this loader nor ComfyUI's core '{CORE_LOADER}' "
+                "(spandrel) can build it.")
+    return (f"{model_name} is not a ParagonSR2 checkpoint ({detail}). If it is another upscaler architecture, "
+            f"load it with ComfyUI's core '{CORE_LOADER}' node.")
 
 
 def run_loader(model_name, scale, scale_value, upsampler_alpha, alpha_value, fusion, unique_id=None):
@@ -34,7 +58,10 @@ def run_loader(model_name, scale, scale_value, upsampler_alpha, alpha_value, fus
     scale_arg = None if scale == "auto" else (scale_value if scale == "custom" else float(scale))
     alpha_arg = None if upsampler_alpha == "auto" else alpha_value
     fuse = {"deploy": True, "release": "release", "none": False}[fusion]
-    model = load_model(path, scale=scale_arg, upsampler_alpha=alpha_arg, fuse=fuse)
+    try:
+        model = load_model(path, scale=scale_arg, upsampler_alpha=alpha_arg, fuse=fuse)
+    except NotParagonError as e:
+        raise NotParagonError(not_paragon_advice(model_name, e), e.architecture, e.spandrel_loads) from None
     desc = model.description
     return (bridge.model_descriptor(model), str(desc)), {"paragonsr2_info": [json.dumps(desc.to_dict())]}
 
@@ -77,8 +104,7 @@ def tile_choice(tile: str):
 def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
     model = unwrap(upscale_model)
     if not is_paragon(model):
-        raise ParagonError("'Upscale Image (ParagonSR2)' runs ParagonSR2 models only; use ComfyUI's 'Upscale "
-                           "Image (using Model)' for other architectures")
+        raise paragon_only("Upscale Image (ParagonSR2)", upscale_model)
     warning = scale_warning(model)
     if warning:
         log.warning("%s", warning)
@@ -130,7 +156,8 @@ def run_info(upscale_model, unique_id=None):
 
 INFO = NodeSpec(
     node_id="ParagonSR2ModelInfo", display_name="ParagonSR2 Model Info",
-    description="Shows what a ParagonSR2 model is: generation, variant, size, scale and alpha with their sources.",
-    inputs=[In("upscale_model", "UPSCALE_MODEL", "A ParagonSR2 model")],
+    description="Shows what a ParagonSR2 model is: generation, variant, size, scale and alpha with their sources "
+                "(for other architectures: what spandrel says about them, and which node runs them).",
+    inputs=[In("upscale_model", "UPSCALE_MODEL", "An upscale model from either loader")],
     outputs=[Out("STRING", "description", "The model description as text")],
     run=run_info, output_node=True)

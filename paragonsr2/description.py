@@ -68,6 +68,31 @@ class ModelDescription:
         ] + [("warning", w) for w in self.warnings]
 
     def __str__(self) -> str:
-        rows = self.rows()
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+        return format_rows(self.rows())
+
+
+def format_rows(rows: list[tuple[str, str]]) -> str:
+    """Rows of (name, value) as aligned text lines."""
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def architecture_name(model) -> str:
+    """The architecture of any loaded upscale model: a spandrel descriptor's name, else the network's class."""
+    name = getattr(getattr(model, "architecture", None), "name", None)
+    return str(name) if name else type(getattr(model, "model", model)).__name__
+
+
+def describe_other(model) -> str:
+    """What a model that is not ParagonSR2 is, as far as its spandrel descriptor says (architecture, scale,
+    channels, parameters); duck-typed, so that this module needs neither spandrel nor torch."""
+    rows = [("architecture", architecture_name(model))]
+    for label, attr in (("scale", "scale"), ("input channels", "input_channels"),
+                        ("output channels", "output_channels"), ("purpose", "purpose")):
+        value = getattr(model, attr, None)
+        if value is not None:
+            rows.append((label, f"{value}x" if attr == "scale" else str(value)))
+    params = getattr(getattr(model, "model", model), "parameters", None)
+    if callable(params):
+        rows.append(("parameters", f"{sum(p.numel() for p in params()):,}"))
+    return format_rows(rows)

@@ -1,8 +1,29 @@
-"""Exceptions with messages meant for users (they name the file or value and what to do)."""
+"""Exceptions with messages meant for users (they name the file or value and what to do).
+
+ComfyUI imports the pack under a module name made of its folder path and shows a failed node's exception as
+``type.__module__ + "." + type.__qualname__``; every ParagonError class therefore carries its module name
+relative to the pack (``paragonsr2.errors.CheckpointError``), wherever the pack was imported from.
+"""
+
+_LIBRARY_MODULE = "paragonsr2.errors"
+# what ComfyUI puts before the library's own name (e.g. "/…/custom_nodes/ParagonSR2."); "" as a plain library
+_PACK_PREFIX = __name__[: -len(_LIBRARY_MODULE)] if __name__.endswith(_LIBRARY_MODULE) else ""
+
+
+def public_module(name: str) -> str:
+    """A module name of this pack without the import prefix ComfyUI gave it (``paragonsr2.checkpoint.load``)."""
+    return name[len(_PACK_PREFIX):] if _PACK_PREFIX and name.startswith(_PACK_PREFIX) else name
 
 
 class ParagonError(Exception):
     """Base class for expected failures; the CLI prints the message without a traceback."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__module__ = public_module(cls.__module__)
+
+
+ParagonError.__module__ = public_module(ParagonError.__module__)
 
 
 class CheckpointError(ParagonError, ValueError):
@@ -10,7 +31,13 @@ class CheckpointError(ParagonError, ValueError):
 
 
 class NotParagonError(CheckpointError):
-    """The state dict is not a loadable ParagonSR2 (V2 lineage) network."""
+    """The state dict is not a loadable ParagonSR2 (V2 lineage) network. ``architecture``: what it looks like,
+    when known; ``spandrel_loads``: spandrel recognises it (so spandrel-based loaders such as ComfyUI's core
+    'Load Upscale Model' and chaiNNer load it)."""
+
+    def __init__(self, message: str, architecture: str | None = None, spandrel_loads: bool = False) -> None:
+        super().__init__(message)
+        self.architecture, self.spandrel_loads = architecture, spandrel_loads
 
 
 class UnsafeCheckpointError(CheckpointError):

@@ -248,6 +248,19 @@ def test_refusal_names_what_spandrel_detects():
         p.load_model(sd)
 
 
+def test_refusal_names_spandrel_architecture_under_a_stripped_prefix():
+    """ESRGAN's own keys all start with 'model.', which reading strips as a wrapper prefix: spandrel still
+    gets to see them as written, and the error carries what it recognised."""
+    esrgan = pytest.importorskip("spandrel.architectures.ESRGAN")
+    sd = esrgan.ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=2, scale=2).state_dict()
+    with pytest.raises(NotParagonError, match="spandrel recognises it as ESRGAN") as info:
+        p.load_model(sd)
+    assert info.value.architecture == "ESRGAN" and info.value.spandrel_loads
+    with pytest.raises(NotParagonError) as info:
+        p.load_model({"foo.weight": torch.zeros(4, 3, 3, 3)})
+    assert info.value.architecture is None and not info.value.spandrel_loads
+
+
 def test_detection_is_a_structured_result():
     from paragonsr2.checkpoint import Foreign, detect, other_architecture
 

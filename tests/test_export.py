@@ -77,6 +77,9 @@ def test_int8_quantized_and_verified(tmp_path):
     proto = onnx.load(str(tmp_path / "q.onnx"))
     ops = {n.op_type for n in proto.graph.node}
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops and proto.ir_version <= 9
+    # made from the "runtime" graph (Split, LayerScale Mul, 1xk kernels as exported), ranges by percentile
+    assert "Split" in ops and "BatchNormalization" not in ops
+    assert {m.key: m.value for m in proto.metadata_props}["int8_calibration"] == "percentile"
     assert inferred_output_hw(proto, 32, 48) == (64, 96)
     conv_out = [n for n in proto.graph.node if n.op_type == "Conv"][-1]  # widened for the int8 kernels
     producer = {o: n for n in proto.graph.node for o in n.output}
@@ -109,6 +112,24 @@ def test_int8_symmetric_for_tensorrt(tmp_path):
     weight_dq = [n for n in quants if n.op_type == "DequantizeLinear" and n.input[0] in init]
     assert not weight_dq  # weights reach their DequantizeLinear through a QuantizeLinear of float weights
     assert {m.key: m.value for m in proto.metadata_props}["int8_activations"] == "int8 symmetric"
+
+
+def test_histogram_calibration_reads_in_bounded_chunks(monkeypatch):
+    """ONNX Runtime's histogram calibrator holds every batch's tensors until its reader ends: it is fed 4
+    batches at a time (its collector merges them), and the class is left as it was."""
+    calibrate = pytest.importorskip("onnxruntime.quantization.calibrate")
+    from paragonsr2.compile.quantize import _Batches, _bounded_histograms
+
+    seen = []
+
+    def record(self, reader):
+        seen.append([item["i"] for item in iter(reader.get_next, None)])
+    monkeypatch.setattr(calibrate.HistogramCalibrater, "collect_data", record)
+    with _bounded_histograms(batches=4):
+        calibrate.HistogramCalibrater.collect_data(None, _Batches([{"i": k} for k in range(10)]))
+        calibrate.HistogramCalibrater.collect_data(None, _Batches([{"i": k} for k in range(4)]))
+    assert seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], [0, 1, 2, 3]]
+    assert calibrate.HistogramCalibrater.collect_data is record
 
 
 def test_int8_summary_warns_when_heavy_convs_stay_float():

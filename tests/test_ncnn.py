@@ -2,6 +2,7 @@
 (pnnx) writes .param/.bin that run in ncnn like PyTorch, verified before they are kept."""
 import sys
 
+import onnx
 import pytest
 import torch
 
@@ -43,6 +44,44 @@ def test_portable_graph_matches_pytorch_in_onnxruntime(tiny, tmp_path):
 
     path = save_proto(export_onnx_proto(tiny, "fp32"), tmp_path / "tiny.onnx")
     assert failed(onnx_checks(tiny, path, "fp32")) is None  # within 8x float32 noise of float64
+
+
+def test_runtime_graph_keeps_the_ops_runtimes_fuse(tiny, tmp_path, monkeypatch):
+    """The "runtime" graph (ONNX Runtime, OpenVINO, TensorRT, INT8) keeps Split, the LayerScale Mul and 1xk band
+    kernels as exported (less work than their portable rewrites), has no identity Cast, and gives the same
+    values; the engine's cached ONNX is that graph."""
+    pytest.importorskip("onnxruntime")
+    from paragonsr2.compile.onnx import cached_onnx, save_proto
+    from paragonsr2.engine.compare import failed, onnx_checks
+
+    proto = export_onnx_proto(tiny, "fp32", graph="runtime")
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"Split", "Mul"} <= ops and not ops & {"Cast", "BatchNormalization"}
+    kernels = {tuple(next(a.ints for a in n.attribute if a.name == "kernel_shape")) for n in proto.graph.node
+               if n.op_type == "Conv"}
+    assert (1, tiny.config.band) in kernels  # the 1xk band conv, no zero rows added
+    portable = export_onnx_proto(tiny, "fp32")
+    assert sum(n.op_type == "Conv" for n in portable.graph.node) == sum(n.op_type == "Conv" for n in proto.graph.node)
+    path = save_proto(proto, tmp_path / "runtime.onnx")
+    assert failed(onnx_checks(tiny, path, "fp32")) is None
+    monkeypatch.setenv("PARAGONSR2_CACHE", str(tmp_path / "cache"))
+    cached = onnx.load(str(cached_onnx(tiny, "fp32")))
+    assert [n.op_type for n in cached.graph.node] == [n.op_type for n in proto.graph.node]
+    with pytest.raises(ParagonError, match="graph 'ncnn' is not one of portable, runtime"):
+        export_onnx_proto(tiny, "fp32", graph="ncnn")
+
+
+def test_ncnn_conversion_gets_the_portable_graph(tiny, monkeypatch):
+    import paragonsr2.compile.ncnn as ncnn_compile
+
+    seen = {}
+
+    def convert(path, in_chans, precision):
+        seen["ops"] = {n.op_type for n in onnx.load(str(path)).graph.node}
+        return b"param", b"bin"
+    monkeypatch.setattr(ncnn_compile, "onnx_to_ncnn", convert)
+    assert ncnn_compile.ncnn_files(tiny) == (b"param", b"bin")
+    assert seen["ops"] <= CHAINNER_OPS
 
 
 @pytest.fixture(scope="module")

@@ -150,6 +150,75 @@ def test_bad_inputs_are_clear(comfy):
                       backend="pytorch", precision="auto")
 
 
+def _foreign_file(comfy, arch: str) -> str:
+    """A small SPAN / Compact / ESRGAN file (built by spandrel's own architectures) in upscale_models."""
+    from safetensors.torch import save_file
+
+    nets = {"SPAN": lambda: __import__("spandrel.architectures.SPAN", fromlist=["SPAN"]).SPAN(
+                num_in_ch=3, num_out_ch=3, upscale=2, feature_channels=16),
+            "Compact": lambda: __import__("spandrel.architectures.Compact", fromlist=["Compact"]).Compact(
+                num_feat=16, num_conv=2, upscale=2),
+            "ESRGAN": lambda: __import__("spandrel.architectures.ESRGAN", fromlist=["ESRGAN"]).ESRGAN(
+                in_nc=3, out_nc=3, num_filters=16, num_blocks=2, scale=2)}
+    name = f"2x_{arch}_small.safetensors"
+    save_file({k: v.contiguous() for k, v in nets[arch]().state_dict().items()},
+              str(comfy["models"] / "upscale_models" / name))
+    return name
+
+
+@pytest.mark.parametrize("arch, spandrel_name", [("SPAN", "SPAN"), ("Compact", "RealESRGAN Compact"),
+                                                 ("ESRGAN", "ESRGAN")])
+def test_loader_names_the_loader_for_other_architectures(comfy, arch, spandrel_name):
+    name = _foreign_file(comfy, arch)
+    with pytest.raises(comfy["ParagonError"]) as info:
+        _load(comfy, model_name=name)
+    text = str(info.value)
+    assert text.startswith(f"{name}: a {spandrel_name} model, not ParagonSR2. Load it with ComfyUI's core "
+                           "'Load Upscale Model' node")
+    assert "Upscale Image (using Model)" in text and str(comfy["models"]) not in text  # no full path
+    assert info.value.spandrel_loads and info.value.architecture == spandrel_name
+
+
+def test_loader_without_a_known_architecture(comfy):
+    from safetensors.torch import save_file
+
+    save_file({"foo.weight": torch.zeros(4, 3, 3, 3)}, str(comfy["models"] / "upscale_models" / "odd.safetensors"))
+    with pytest.raises(comfy["ParagonError"], match=r"^odd.safetensors is not a ParagonSR2 checkpoint \(.*\)\. "
+                       "If it is another upscaler architecture, load it with ComfyUI's core 'Load Upscale Model'"):
+        _load(comfy, model_name="odd.safetensors")
+
+
+def test_info_and_upscale_fit_other_architectures(comfy):
+    from spandrel import ModelLoader
+
+    path = comfy["models"] / "upscale_models" / _foreign_file(comfy, "SPAN")
+    span = ModelLoader().load_from_file(str(path))  # what ComfyUI's core loader hands on
+    (text,), ui = comfy["call"]("ParagonSR2ModelInfo", upscale_model=span)
+    assert text.splitlines()[0].split() == ["architecture", "SPAN"] and "scale            2x" in text
+    assert "core 'Upscale Image (using Model)' runs it" in text and ui["text"] == [text]
+    with pytest.raises(comfy["ParagonError"], match="'Upscale Image \\(ParagonSR2\\)' takes ParagonSR2 models only; "
+                       "this one is SPAN: run it with ComfyUI's core 'Upscale Image \\(using Model\\)'"):
+        comfy["call"]("ParagonSR2Upscale", image=torch.rand(1, 8, 8, 3), upscale_model=span, tile="auto",
+                      backend="pytorch", precision="auto")
+    with pytest.raises(comfy["ParagonError"], match="'Export ParagonSR2' takes ParagonSR2 models only; this one is "
+                       "SPAN"):
+        comfy["call"]("ParagonSR2Export", upscale_model=span, precision="fp32", tensorrt=False, filename="x",
+                      destination="output")
+
+
+def test_exception_type_comfyui_shows_has_no_path(comfy):
+    """ComfyUI shows full_type_name(type(e)) = module + '.' + qualname, the pack being imported under its folder
+    path: our exception classes name their module relative to the pack."""
+    with pytest.raises(comfy["ParagonError"]) as info:
+        _load(comfy, model_name="broken.safetensors")
+    shown = f"{type(info.value).__module__}.{type(info.value).__qualname__}"
+    assert shown == "paragonsr2.errors.CheckpointError"
+    pack_errors = sys.modules[f"{comfy['module'].__name__}.paragonsr2.errors"]
+    assert pack_errors.ParagonError.__module__ == "paragonsr2.errors"
+    validate = sys.modules[f"{comfy['module'].__name__}.paragonsr2.validate"]
+    assert validate.InvalidValueError.__module__ == "paragonsr2.validate"
+
+
 def test_interrupt_mid_upscale(comfy):
     (model, _), _ = _load(comfy)
     comfy["events"]["interrupt"] = True

@@ -138,6 +138,19 @@ def test_example_nodes_never_overlap(example):
             assert apart, f"{example.stem}: {a} overlaps {b}"
 
 
+VIEW_WIDTH, SIDEBAR = 1600, 64  # a 1600-px-wide browser window; the frontend's left sidebar (1.27) takes 64 px
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_example_fits_a_1600_px_wide_view(example):
+    """At the saved zoom and offset, every node (grown as drawn) lies inside the canvas of a 1600-px window."""
+    workflow = json.loads(example.read_text())
+    ds = workflow.get("extra", {}).get("ds", {"scale": 1, "offset": [0, 0]})
+    for name, x0, _, x1, _ in _boxes(workflow):
+        left, right = (x0 + ds["offset"][0]) * ds["scale"], (x1 + ds["offset"][0]) * ds["scale"]
+        assert left >= 0 and SIDEBAR + right + GAP <= VIEW_WIDTH, f"{example.stem}: {name} ends at {right:g}"
+
+
 def test_overlap_check_catches_the_old_layout():
     """The pre-fix upscale example (Load Image's preview over the loader's title) is caught."""
     old = {"nodes": [{"id": 1, "type": "LoadImage", "pos": [100, 130], "size": [274, 102]},

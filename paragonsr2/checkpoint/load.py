@@ -25,7 +25,7 @@ from ..validate import InvalidValueError, check_alpha, check_scale, parse_metada
 from .bundled import resolve_model, scale_warning
 from .checks import check_state_dict
 from .detect import Detection, detect, other_architecture, scale_from_filename
-from .files import StateDict, read_checkpoint, unwrap_state_dict, write_safetensors
+from .files import PREFIXES, StateDict, read_checkpoint, unwrap_state_dict, write_safetensors
 from .settings import ALPHA_KEY, SCALE_KEY, settings_tensors, split_settings
 
 log = logging.getLogger("paragonsr2")
@@ -84,30 +84,36 @@ def read_source(source) -> Checkpoint:
 # -- detect -------------------------------------------------------------------------------------------------
 
 def detect_architecture(ckpt: Checkpoint) -> Detection:
-    """Generation and hyperparameters from key names and shapes; NotParagonError names the source and,
-    for networks this loader does not recognise, what spandrel sees in it."""
+    """Generation and hyperparameters from key names and shapes; NotParagonError names the source and what
+    the file is instead: the architecture spandrel recognises (then spandrel-based loaders load it), else our
+    own guess (``other_architecture``)."""
     shapes = {k: tuple(v.shape) for k, v in ckpt.weights.items()}
     try:
         return detect(shapes)
     except NotParagonError as e:
-        hint = None if other_architecture(shapes) else _spandrel_hint(ckpt.weights)
-        where = (f"; spandrel recognises it as {hint}: load it with ComfyUI's 'Load Upscale Model' or chaiNNer"
-                 if hint else "")
-        raise NotParagonError(f"{ckpt.label}: {e}{where}") from None
+        spandrel_name = _spandrel_hint(ckpt.weights)
+        ours = other_architecture(shapes)
+        where = (f"; spandrel recognises it as {spandrel_name}: load it with a spandrel-based loader (ComfyUI's "
+                 "core 'Load Upscale Model', chaiNNer)" if spandrel_name else "")
+        raise NotParagonError(f"{ckpt.label}: {e}{where}", architecture=spandrel_name or (ours and ours.value),
+                              spandrel_loads=spandrel_name is not None) from None
 
 
 def _spandrel_hint(sd: Mapping[str, torch.Tensor]) -> str | None:
-    """The architecture spandrel detects in a state dict, if spandrel is installed."""
+    """The architecture spandrel detects in a state dict, if spandrel is installed. The keys are tried as read
+    and with each common prefix put back (reading strips a prefix that all keys share; ESRGAN's own keys all
+    start with ``model.``)."""
     try:
         from spandrel import MAIN_REGISTRY
     except ImportError:
         return None
-    for support in MAIN_REGISTRY.architectures("detection"):
-        try:
-            if support.architecture.id != "ParagonSR2" and support.detect(sd):
-                return support.architecture.name
-        except Exception:  # noqa: BLE001, S112 - a detector failing on foreign keys means "not this one"
-            continue
+    for keys in (sd, *({prefix + k: v for k, v in sd.items()} for prefix in PREFIXES)):
+        for support in MAIN_REGISTRY.architectures("detection"):
+            try:
+                if support.architecture.id != "ParagonSR2" and support.detect(keys):
+                    return support.architecture.name
+            except Exception:  # noqa: BLE001, S112 - a detector failing on foreign keys means "not this one"
+                continue
     return None
 
 

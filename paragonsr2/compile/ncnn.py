@@ -64,5 +64,5 @@ def ncnn_files(model: nn.Module, precision: str = "fp32", opset: int = 17) -> tu
     """(.param, .bin) bytes of a model (deploy-fused first): its fp32 ONNX graph converted by pnnx."""
     fused = as_deploy(model)
     with tempfile.TemporaryDirectory(prefix="paragonsr2-ncnn-") as tmp:
-        path = save_proto(export_onnx_proto(fused, "fp32", opset=opset), Path(tmp) / "model.onnx")
+        path = save_proto(export_onnx_proto(fused, "fp32", opset=opset, graph="portable"), Path(tmp) / "model.onnx")
         return onnx_to_ncnn(path, fused.config.in_chans, precision)

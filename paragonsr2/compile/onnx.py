@@ -4,6 +4,11 @@ One self-contained file; opset 17 by default, IR version <= 9 (chaiNNer's onnxru
 input ``input`` / output ``output``, NCHW with fixed channels and dynamic batch/height/width; the
 nearest resize is a constant-scale Resize, so ONNX shape inference gives a concrete output size for
 a concrete input size (how chaiNNer detects the scale); metadata_props describe the model.
+
+Two graphs of the same values, one per kind of consumer (``graph=``): "portable" (files for users, and the NCNN
+converters: ops that chaiNNer's ONNX->NCNN converter, pnnx and ncnn take, see portable_ops) and "runtime" (the
+engine's own ONNX Runtime, OpenVINO and TensorRT artifacts and INT8: the ops as exported, which those runtimes
+fuse and quantize better: a plain Split, a LayerScale Mul, 1xk band kernels without zero rows).
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from ..version import __version__
 
 MAX_IR_VERSION = 9
 DEFAULT_OPSET = 17
+GRAPHS = ("portable", "runtime")
 
 
 def require_onnx():
@@ -100,14 +106,15 @@ def finalize_graph(proto, metadata: dict[str, str]):
     return proto
 
 
-def portable_ops(proto):
-    """Rewrites the graph into ops that every ONNX consumer we target handles, same values (issue 13: chaiNNer's
-    ONNX->NCNN converter and the ncnn runtime): identity Casts removed; each Split (opset 13: sizes as an input
-    blob) becomes one Slice per part (starts/ends/axes initializers, no steps); a per-channel Mul by an
-    initializer [1,C,1,1] (LayerScale) becomes a BatchNormalization with scale = that initializer, bias and
-    mean 0, variance 1 and epsilon 0 (x * s exactly; converters store its weights like a conv's); a Conv padded
-    left/right but not top/bottom (1xk band kernels) gets a zero kernel row above and below and one pad row
-    (ncnn reads a missing pad_top as pad_left, and chaiNNer's writer leaves a 0 pad_top out)."""
+def portable_ops(proto, ncnn: bool = True):
+    """Identity Casts removed; with ``ncnn`` (the "portable" graph) also the rewrites into ops that every ONNX
+    consumer we target handles, same values (issue 13: chaiNNer's ONNX->NCNN converter and the ncnn runtime):
+    each Split (opset 13: sizes as an input blob) becomes one Slice per part (starts/ends/axes initializers, no
+    steps); a per-channel Mul by an initializer [1,C,1,1] (LayerScale) becomes a BatchNormalization with scale =
+    that initializer, bias and mean 0, variance 1 and epsilon 0 (x * s exactly; converters store its weights like
+    a conv's); a Conv padded left/right but not top/bottom (1xk band kernels) gets a zero kernel row above and
+    below and one pad row (ncnn reads a missing pad_top as pad_left, and chaiNNer's writer leaves a 0 pad_top
+    out)."""
     onnx = require_onnx()
     from onnx import helper, numpy_helper
 
@@ -125,6 +132,8 @@ def portable_ops(proto):
         to = next((a.i for a in node.attribute if a.name == "to"), None)
         if node.op_type == "Cast" and types.get(node.input[0]) == to and node.output[0] not in outputs:
             rename[node.output[0]] = node.input[0]
+        elif not ncnn:
+            nodes.append(node)
         elif node.op_type == "Split" and len(node.input) == 2 and node.input[1] in inits:
             axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
             sizes = numpy_helper.to_array(inits[node.input[1]]).tolist()
@@ -176,12 +185,16 @@ def _pad_kernel_rows(node, inits) -> None:
     kernel.ints[0] += 2
 
 
-def export_onnx_proto(model: nn.Module, precision: str = "fp32", fp16_io: bool = False, opset: int = DEFAULT_OPSET):
-    """An in-memory ONNX ModelProto of ``model`` (deploy-fused first) in fp32 or fp16."""
+def export_onnx_proto(model: nn.Module, precision: str = "fp32", fp16_io: bool = False, opset: int = DEFAULT_OPSET,
+                      graph: str = "portable"):
+    """An in-memory ONNX ModelProto of ``model`` (deploy-fused first) in fp32 or fp16; ``graph`` "portable" (for
+    files users take anywhere, and NCNN) or "runtime" (for ONNX Runtime, OpenVINO, TensorRT and INT8)."""
     onnx = require_onnx()
     if precision not in ("fp32", "fp16"):
         raise ParagonError(f"export_onnx_proto makes fp32 or fp16 graphs, not {precision!r} (INT8 is "
                            "made from the fp32 graph by quantize)")
+    if graph not in GRAPHS:
+        raise ParagonError(f"graph {graph!r} is not one of {', '.join(GRAPHS)}")
     fused = as_deploy(model).cpu()
     integer_scale(fused)
     compute = torch.float16 if precision == "fp16" else torch.float32
@@ -192,7 +205,7 @@ def export_onnx_proto(model: nn.Module, precision: str = "fp32", fp16_io: bool =
     example = torch.rand(1, fused.config.in_chans, 32, 32, dtype=io_dtype)
     with torch.no_grad():
         data = _torch_export(module, example, opset)
-    proto = portable_ops(onnx.load_from_string(data))
+    proto = portable_ops(onnx.load_from_string(data), ncnn=graph == "portable")
     meta = model_metadata_props(fused, precision + ("-io16" if fp16_io and precision == "fp16" else ""))
     return finalize_graph(proto, meta)
 
@@ -227,10 +240,11 @@ def inferred_output_hw(proto, height: int, width: int) -> tuple[int | None, int 
 
 
 def cached_onnx(model: nn.Module, precision: str = "fp32", accept: Callable[[Path], None] | None = None) -> Path:
-    """The ONNX file of `model` in the artifact cache, exported on first use. A new entry is published only
-    after `accept(tmp_path)` returns (callers pass a verification that raises on failure)."""
+    """The "runtime" ONNX graph of `model` in the artifact cache (ONNX Runtime, OpenVINO and TensorRT read it),
+    exported on first use. A new entry is published only after `accept(tmp_path)` returns (callers pass a
+    verification that raises on failure)."""
     from .cache import cache_dir, cached, content_hash
 
     fused = as_deploy(model)
-    path = cache_dir() / "onnx" / f"{content_hash(fused, precision)}_{precision}.onnx"
-    return cached(path, lambda tmp: save_proto(export_onnx_proto(fused, precision), tmp), accept)
+    path = cache_dir() / "onnx" / f"{content_hash(fused, precision, 'runtime')}_{precision}.onnx"
+    return cached(path, lambda tmp: save_proto(export_onnx_proto(fused, precision, graph="runtime"), tmp), accept)

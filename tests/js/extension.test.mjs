@@ -4,7 +4,7 @@
 // (paragonsr2's to_dict JSON) from the bundled model.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FakeNode, WIDGET } from "./litegraph_node.mjs";
+import { CHAR, FakeNode, WIDGET } from "./litegraph_node.mjs";
 
 const ext = process.env.PSR2_EXT;
 const { app } = await import(`${ext}/../../scripts/app.js`);
@@ -93,6 +93,23 @@ for (const legacy of [false, true]) {
   });
 }
 
+test("a node opens as tall as what it shows: no empty block from a saved size or from widgets hidden since", () => {
+  for (const legacy of [false, true]) {
+    const exporter = create("ParagonSR2Export", { legacy });
+    const fitted = exporter.size[1];
+    const saved = { ...exporter.serialize(), size: [330, fitted + 120] };  // e.g. saved while int8 showed more
+    const reopened = load(JSON.parse(JSON.stringify(saved)), { legacy });
+    assert.equal(reopened.visible("calibration_folder"), false);
+    assert.deepEqual(reopened.size, [330, fitted]);
+  }
+  const train = create("ParagonSR2Train", { id: 78 });
+  send("paragonsr2.train", { node: "78", step: 1, total: 2, loss: 0.5, psnr: null });
+  send("paragonsr2.train", { node: "78", step: 2, total: 2, loss: 0.4, psnr: 30 });
+  send("executed", { node: "78", display_node: "78", output: { text: ["saved 2x_a.safetensors"] } });
+  const reopened = load({ ...JSON.parse(JSON.stringify(train.serialize())), size: [train.size[0], 999] });
+  assert.equal(reopened.size[1], reopened.computeSize()[1] + core.LINE + 8 + core.LOSS_HEIGHT);
+});
+
 test("paste (configure without loadedGraphNode) and undo (configure back to older values) follow the values", () => {
   const loader = create("ParagonSR2Loader");
   setCombo(loader, "scale", "custom");
@@ -144,7 +161,7 @@ test("the loader's model facts survive save and reload, and say when the setting
   assert.deepEqual(reloaded.size, loader.size);
   setCombo(reloaded, "model_name", "4x_other.safetensors");
   const stale = reloaded.draw();
-  assert.match(stale[0].text, /settings changed since/);
+  assert.match(stale.map((t) => t.text).join(" "), /^ParagonSR2 gen .* · \(last run; settings changed since\) /);
   assert.ok(stale.every((t) => t.color === "#777"));
   setCombo(reloaded, "model_name", LOADER_VALUES.model_name);
   assert.ok(reloaded.draw().every((t) => t.color === "#ccc"));
@@ -152,7 +169,7 @@ test("the loader's model facts survive save and reload, and say when the setting
   reloaded.widgets.find((w) => w.name === "scale_value").value = 7;
   assert.ok(reloaded.draw().every((t) => t.color === "#ccc"));
   setCombo(reloaded, "scale", "custom");
-  assert.match(reloaded.draw()[0].text, /settings changed since/);
+  assert.match(reloaded.draw().map((t) => t.text).join(" "), /settings changed since/);
 });
 
 test("a run served from the cache shows the loader's facts from /history (no executed message for it)", async () => {
@@ -170,11 +187,40 @@ test("a run served from the cache shows the loader's facts from /history (no exe
   assert.equal(loader.draw().length, 4 + (desc.warnings || []).length);
 });
 
-test("text outputs wrap at 64 characters, at most 18 lines", () => {
-  const long = "x".repeat(130);
-  assert.deepEqual(core.infoLines({ text: [`a\n${long}`] }), ["a", "x".repeat(64), "x".repeat(64), "xx"]);
-  assert.equal(core.infoLines({ text: [Array(30).fill("l").join("\n")] }).length, 18);
+test("text wraps at word boundaries to the node's width, never inside a word that fits", () => {
+  const measure = (t) => t.length * CHAR;
+  const text = "every 10th image (2 of 15) is the validation split; the summary names them";
+  const lines = core.wrapText([text], 20 * CHAR, measure);
+  assert.deepEqual(lines, ["every 10th image (2", "of 15) is the", "validation split;", "the summary names", "them"]);
+  assert.ok(lines.every((l) => measure(l) <= 20 * CHAR));
+  assert.equal(lines.join(" "), text);
+  // aligned columns keep their spaces; a word longer than a line is cut only where it must be
+  assert.deepEqual(core.wrapText(["scale      2x (file)"], 40 * CHAR, measure), ["scale      2x (file)"]);
+  assert.deepEqual(core.wrapText([`a ${"x".repeat(25)} b`], 10 * CHAR, measure),
+    ["a", "x".repeat(10), "x".repeat(10), "xxxxx b"]);
+  assert.deepEqual(core.wrapText(["", "a"], 50, measure), ["", "a"]);
+  const many = core.wrapText(Array(30).fill("line"), 100, measure);
+  assert.equal(many.length, core.MAX_LINES);
+  assert.ok(many.at(-1).endsWith("…"));
+  assert.deepEqual(core.infoLines({ text: ["a\nb c"] }), ["a", "b c"]);
   assert.equal(core.infoLines({ images: [] }), null);
+});
+
+test("a node's text is drawn wrapped to its width by the canvas's measure, and the node fits it", () => {
+  const exporter = create("ParagonSR2Export", { id: 61 });
+  const words = "verified: fp16 ONNX Runtime matches PyTorch at 84.1 dB on the bundled photo and 83.0 dB on noise";
+  send("executed", { node: "61", display_node: "61", output: { text: [`wrote /out/ParagonSR2_2x_fp16.onnx\n${words}`] } });
+  const drawn = exporter.draw();
+  const width = exporter.size[0] - 20;
+  assert.ok(drawn.length > 2);
+  for (const t of drawn) assert.ok(t.text.length * CHAR <= width, t.text);
+  assert.equal(drawn.slice(1).map((t) => t.text).join(" "), words);  // every word whole, in order
+  const bottom = Math.max(...drawn.map((t) => t.y));
+  assert.ok(bottom <= exporter.size[1] && bottom > exporter.size[1] - 15, `${bottom} vs ${exporter.size[1]}`);
+  const tall = exporter.size[1];
+  exporter.setSize([exporter.size[0] * 2, tall]);  // wider: fewer lines, and the node shrinks to fit them
+  const wide = exporter.draw();
+  assert.ok(wide.length < drawn.length && exporter.size[1] < tall);
 });
 
 test("the training loss curve is drawn live and kept (thinned) with the workflow after the last step", () => {
@@ -183,8 +229,14 @@ test("the training loss curve is drawn live and kept (thinned) with the workflow
     send("paragonsr2.train", { node: "77", step, total: 1000, loss: 1 / step, psnr: step === 1000 ? 31.5 : null });
   }
   send("executed", { node: "77", display_node: "77", output: { text: ["saved 2x_mine.safetensors"] } });
-  const drawn = train.draw().map((t) => t.text);
+  const texts = train.draw();
+  const drawn = texts.map((t) => t.text);
   assert.deepEqual(drawn, ["saved 2x_mine.safetensors", "loss 0.0010 · step 1000/1000 · val 31.50 dB"]);
+  // the label sits on its own line above the plot, not over the curve; the plot stays inside the node
+  const [box] = texts.rects;
+  assert.ok(texts[1].y <= box.y - 2 && texts[1].y > texts[0].y, `label ${texts[1].y}, plot top ${box.y}`);
+  assert.ok(texts.points.every((pt) => pt.y >= box.y && pt.y <= box.y + box.h));
+  assert.ok(box.y + box.h <= train.size[1]);
   const saved = JSON.parse(train.properties[core.LAST_RUN]);
   assert.ok(saved.loss.length <= 201 && saved.loss.at(-1).step === 1000);
   const reloaded = load(JSON.parse(JSON.stringify(train.serialize())));
@@ -199,5 +251,5 @@ test("a damaged saved property is ignored, not thrown", () => {
   const saved = loader.serialize();
   saved.properties[core.LAST_RUN] = "{not json";
   const reloaded = load(saved);
-  assert.deepEqual(reloaded.draw(), []);
+  assert.deepEqual([...reloaded.draw()], []);
 });

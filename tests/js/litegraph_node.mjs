@@ -4,6 +4,7 @@
 // (old LiteGraph, which only honoured widget.computeSize).
 export const SLOT = 20;
 export const WIDGET = 20;
+export const CHAR = 6;
 
 export class FakeNode {
   constructor(type, widgetValues, { legacy = false, id = 1 } = {}) {
@@ -57,12 +58,19 @@ export class FakeNode {
     this.onConfigure?.(info);
   }
 
-  // Draws with a recording context; returns the text drawn.
+  // Draws with a recording context (text measured at CHAR px per character); returns the text drawn, with
+  // `texts.rects` (strokeRect boxes) and `texts.points` (the path's points) beside it.
   draw() {
     const texts = [];
+    texts.rects = [];
+    texts.points = [];
     const ctx = {
-      save() {}, restore() {}, strokeRect() {}, beginPath() {}, moveTo() {}, lineTo() {}, stroke() {},
-      fillText(text) { texts.push({ text, color: this.fillStyle }); },
+      save() {}, restore() {}, beginPath() {}, stroke() {},
+      strokeRect(x, y, w, h) { texts.rects.push({ x, y, w, h }); },
+      moveTo(x, y) { texts.points.push({ x, y }); },
+      lineTo(x, y) { texts.points.push({ x, y }); },
+      measureText(text) { return { width: text.length * CHAR }; },
+      fillText(text, x, y, maxWidth) { texts.push({ text, color: this.fillStyle, x, y, maxWidth }); },
     };
     this.onDrawForeground?.(ctx);
     return texts;
