@@ -90,7 +90,7 @@ TRAIN = NodeSpec(
         In("batch", "INT", "Crops per step", default=8, min=1, max=128, step=1),
         In("patch", "INT", "LR crop size in px", default=48, min=16, max=256, step=8),
         In("learning_rate", "FLOAT", "AdamW peak learning rate from scratch (a bundled-model fine-tune uses a "
-           "tenth of it)", default=1e-3, min=1e-6, max=1e-2, step=1e-5),
+           "quarter of it)", default=1e-3, min=1e-6, max=1e-2, step=1e-5),
         In("degradations", list(DEGRADATION_PRESETS), "clean: bicubic only; light: some blur, noise and JPEG; "
            "web: half JPEG q50-90, half light noise (the bundled _real model); realistic: blur, resize chains, "
            "noise, JPEG/WebP, sharpening, second-order rounds", default="light"),

@@ -214,7 +214,7 @@ def test_train_example_on_natural_photos_is_not_worse_than_its_start(server):
     for photo in photos:
         shutil.copy(photo, folder / photo.name)
     summary = run_workflow(server, _twin("train", **{"1.dataset_folder": "photos12", "1.resume": False}),
-                           timeout=1800)
+                           timeout=3600)
     assert summary["status"] == "success", summary["error"]
     text = node_ui(server, summary, "1").get("text", [""])[0]
     print(text)  # for the run's log

@@ -24,8 +24,9 @@ class Schedule:
 
 
 SCRATCH = Schedule(lr_factor=1.0, warmup_share=0.1, min_lr_ratio=0.01)
-# a trained start: a much smaller step, a short warmup, decay to zero so the last steps settle
-FINETUNE = Schedule(lr_factor=0.1, warmup_share=0.05, min_lr_ratio=0.0)
+# a trained start: a smaller step (0.25 and 0.1 measured within 0.03 dB of each other on 14 photos, 150 steps,
+# "light"; 0.25 ahead), a short warmup, decay to zero so the last steps settle
+FINETUNE = Schedule(lr_factor=0.25, warmup_share=0.05, min_lr_ratio=0.0)
 STAGES = ("1: fidelity", "2: perceptual finetune")
 STAGE2 = dict(gan_weight=0.01, color_weight=1.0, r1_gamma=1.0, r2_gamma=1.0, disc_lr=1e-4)
 PERCEPTUAL_WEIGHT = 0.1  # with a backbone file in stage 2
