@@ -233,4 +233,5 @@ def cached_onnx(model: nn.Module, precision: str = "fp32", accept: Callable[[Pat
 
     fused = as_deploy(model)
     path = cache_dir() / "onnx" / f"{content_hash(fused, precision)}_{precision}.onnx"
-    return cached(path, lambda tmp: save_proto(export_onnx_proto(fused, precision), tmp), accept)
+    return cached(path, lambda tmp: save_proto(export_onnx_proto(fused, precision), tmp), accept,
+                  f"ONNX {precision} graph")

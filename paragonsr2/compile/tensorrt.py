@@ -185,7 +185,7 @@ def cached_engine(onnx_path: str | os.PathLike, scale, profile: Profile, margin:
                   cache_root: str | os.PathLike | None = None, progress=None, rebuild: bool = False,
                   num_feat: int = 64) -> Path:
     """The cached engine for an ONNX file on this GPU and TensorRT, built on first use (or when `rebuild`)."""
-    from .cache import cache_dir
+    from .cache import cache_dir, note_built
 
     trt = require_tensorrt()
     root = Path(cache_root) if cache_root else cache_dir() / "tensorrt"
@@ -201,6 +201,7 @@ def cached_engine(onnx_path: str | os.PathLike, scale, profile: Profile, margin:
         build_engine(onnx_path, engine_path, profile, precision, root / "timing.cache", progress)
         write_sidecar(engine_path, engine_sidecar(trt, props, precision, profile, margin, scale, key=key,
                                                   onnx_sha256=sha, flags=list(flags), num_feat=num_feat))
+        note_built(f"TensorRT {precision} engine", engine_path)
     return engine_path
 
 

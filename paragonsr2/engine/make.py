@@ -19,6 +19,12 @@ from .protocol import Backend
 from .pytorch import TorchBackend
 from .tensorrt import TensorRTBackend
 
+ONE_BACKEND_OPTIONS = {"progress": "tensorrt"}  # options only one backend takes: "auto" gives them to that one
+
+
+def _options_for(backend: str, options: dict) -> dict:
+    return {k: v for k, v in options.items() if ONE_BACKEND_OPTIONS.get(k, backend) == backend}
+
 
 def is_paragon(model) -> bool:
     """True for a ParagonSR2 network (plain or deploy-fused), also inside a descriptor or BorderPad."""
@@ -59,7 +65,8 @@ def make_backend(model, backend: str = "auto", precision: str = "auto", device=N
         resolve_precision(precision, dev, backend)  # refuses precisions no candidate runs
         return AutoBackend(net, dev, precision, lambda c: make_backend(net, c.backend, c.precision,
                                                                        "cpu" if c.backend == "openvino" else dev,
-                                                                       **c.options, **options))
+                                                                       **c.options, **_options_for(c.backend,
+                                                                                                   options)))
     prec = resolve_precision(precision, dev, backend)
     if backend == "pytorch":
         return TorchBackend(net, device=dev, precision=prec, **options)

@@ -63,7 +63,8 @@ def int8_artifact(net: torch.nn.Module, accept=None):
     """The QDQ INT8 ONNX of a deploy-fused model in the artifact cache, calibrated on crops of the bundled natural
     sample photo (no user images needed; export --precision int8 --calib DIR calibrates on yours)."""
     path = cache_dir() / "onnx" / f"{content_hash(net, 'int8', 'sample', *map(str, CALIB))}_int8.onnx"
-    return cached(path, lambda tmp: int8_onnx(net, tmp, calibration_crops(sample_crop(256, 256), *CALIB)), accept)
+    return cached(path, lambda tmp: int8_onnx(net, tmp, calibration_crops(sample_crop(256, 256), *CALIB)), accept,
+                  "INT8 ONNX graph (calibrated on the bundled photo)")
 
 
 def hr_boundary(onnx_path: str) -> str | None:
