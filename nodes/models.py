@@ -64,7 +64,7 @@ LOADER = NodeSpec(
 
 
 _BACKENDS = BackendCache()
-_HINTED: set[str] = set()  # optional packages whose gain the node has named (once per ComfyUI session)
+_HINTED: set[str] = set()  # install hints the node has given (each once per ComfyUI session)
 
 
 def _backend_for(model, backend: str, precision: str, device, node_id=None):
@@ -99,10 +99,10 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
             raise
         seconds = time.perf_counter() - start
     lines = run_lines(runner, out.shape[0], tuple(image.shape[1:3]), tuple(out.shape[1:3]), seconds, built, prepared)
-    for package in getattr(runner, "missing", ())[:1]:  # the fastest skipped path, named once per session
-        if package not in _HINTED and (hint := install_hint(package)):
-            _HINTED.add(package)
-            lines.append(f"tip: {hint}")
+    hint = install_hint(getattr(runner, "missing", ()))  # what the fastest skipped path needs: said once
+    if hint and hint not in _HINTED:
+        _HINTED.add(hint)
+        lines.append(f"tip: {hint}")
     if warning:
         lines.append(f"warning: {warning}")
     text = "\n".join(lines)

@@ -148,7 +148,9 @@ def _raise(error):
     return build
 
 
-def test_install_hint_names_the_gain():
-    assert auto.install_hint("openvino").startswith("pip install openvino would give the OpenVINO CPU path")
-    assert "docs/speed.md" in auto.install_hint("openvino")
-    assert auto.install_hint("no-such-package") is None
+def test_install_hint_names_the_first_known_gain():
+    hint = auto.install_hint(["no-such-package", "onnxruntime", "tensorrt"])
+    assert hint.startswith("pip install openvino onnx onnxruntime would give the OpenVINO CPU path")
+    assert "docs/speed.md" in hint and auto.install_hint(["openvino"]) == hint
+    assert auto.install_hint(["tensorrt"]).startswith("pip install tensorrt would give a TensorRT fp16 engine")
+    assert auto.install_hint(["no-such-package"]) is None and auto.install_hint(()) is None

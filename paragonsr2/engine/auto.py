@@ -61,12 +61,12 @@ CUDA_ORDER = (
 
 _MEMORY: dict[str, dict[str, float]] = {}  # model hash -> {candidate key: PSNR dB}
 
-# what installing a skipped optional package would give (the Upscale node says it once; docs/speed.md measures)
-GAINS = {
-    "openvino": "the OpenVINO CPU path (TBDx the speed of PyTorch fp32 in docs/speed.md)",
-    "onnxruntime": "the ONNX Runtime CPU path (TBDx the speed of PyTorch fp32 in docs/speed.md)",
-    "tensorrt": "a TensorRT fp16 engine for this GPU (built once per model and tile profile, then cached)",
-}
+# what installing skipped optional packages would give: (pip command, gain); the Upscale node says it once
+FAST_CPU = ("pip install openvino onnx onnxruntime", "the OpenVINO CPU path, TBDx the speed of PyTorch fp32 "
+            "(docs/speed.md)")
+GAINS = {"openvino": FAST_CPU, "onnx": FAST_CPU, "onnxruntime": FAST_CPU,
+         "tensorrt": ("pip install tensorrt", "a TensorRT fp16 engine for this GPU (built once per model and tile "
+                      "profile, then cached)")}
 
 
 def candidates(device: torch.device, precision: str = "auto") -> tuple[Candidate, ...]:
@@ -108,10 +108,11 @@ def check_psnr(net: torch.nn.Module, backend: Backend) -> float:
     return psnr(backend(x).clamp(0, 1).numpy(), ref.numpy())
 
 
-def install_hint(package: str) -> str | None:
-    """One line: what ``pip install <package>`` would give the automatic choice, or None when nothing is known."""
-    gain = GAINS.get(package)
-    return None if gain is None else f"pip install {package} would give {gain}"
+def install_hint(missing) -> str | None:
+    """One line: what installing the first of the `missing` packages (fastest skipped path first) would give the
+    automatic choice, or None when none has a known gain."""
+    known = [GAINS[p] for p in missing if p in GAINS]
+    return f"{known[0][0]} would give {known[0][1]}" if known else None
 
 
 def _refusal(cand: Candidate, record: dict[str, float]) -> str:
@@ -169,6 +170,7 @@ class AutoBackend(Backend):
         self.precision, self.device, self.scale = inner.precision, inner.device, inner.scale
         self.in_chans, self.out_chans, self.margin = inner.in_chans, inner.out_chans, inner.margin
         self.num_feat, self.max_input, self.elem_size = inner.num_feat, inner.max_input, inner.elem_size
+        self.fastest_tile = inner.fastest_tile
 
     @property
     def overflow_tiles(self) -> int:  # the inner backend counts them

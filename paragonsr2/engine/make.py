@@ -14,7 +14,7 @@ from .choices import BACKENDS, resolve_device, resolve_precision
 from .compare import require_onnx_match
 from .margin import tile_margin
 from .onnxruntime import OrtBackend
-from .openvino import OpenVINOBackend, int8_artifact
+from .openvino import OpenVINOBackend, int8_artifact, require_openvino
 from .protocol import Backend
 from .pytorch import TorchBackend
 from .tensorrt import TensorRTBackend
@@ -54,6 +54,7 @@ def make_backend(model, backend: str = "auto", precision: str = "auto", device=N
         return TensorRTBackend.from_engine(model, resolve_device(device) if device is not None else None)
     net = as_network(model)
     if backend == "openvino":  # the CPU or an Intel GPU, whatever PyTorch sees
+        require_openvino()  # before the ONNX graph is made and verified (onnx, onnxruntime)
         prec = resolve_precision(precision, torch.device("cpu"), backend)
         path = (int8_artifact(net, require_onnx_match(net, "int8")) if prec == "int8" else
                 cached_onnx(net, "fp32", require_onnx_match(net, "fp32")))

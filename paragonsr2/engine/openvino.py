@@ -20,6 +20,7 @@ from ..errors import MissingDependencyError, ParagonError
 from ..sample import sample_crop
 from .protocol import Backend
 
+FASTEST_TILE = 1024  # whole 1024^2 images beat 512 and 256 px tiles (bench/comfy_speed.py; docs/speed.md)
 MAX_SHAPES = 8  # compiled models kept (tiles of one image come in at most 4 shapes: inner, edges, corner)
 HR_NODES = ("/model/Resize", "/model/resample/")  # ONNX node names where the HR part starts (compile.onnx)
 _HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8 comes from the QDQ graph; the rest stays f32
@@ -82,6 +83,7 @@ class OpenVINOBackend(Backend):
     """OpenVINO over an exported .onnx file; tiles [1,C,h,w] float32 CPU in and out."""
 
     name = "openvino"
+    fastest_tile = FASTEST_TILE
 
     def __init__(self, onnx_path: str, scale, *, margin: int, num_feat: int, precision: str = "fp32",
                  in_chans: int = 3, out_chans: int = 3, device=None, threads: int | None = None,

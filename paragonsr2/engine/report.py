@@ -22,7 +22,7 @@ def speed_line(backend: Backend, batch: int, in_hw: tuple[int, int], out_hw: tup
     mp = batch * h * w / 1e6
     count = f"{batch} images " if batch > 1 else ""
     return (f"{path_line(backend)}: {count}{w}x{h} -> {ow}x{oh} in {seconds:.2f} s, "
-            f"{mp / max(seconds, 1e-9):.2f} MP/s (input pixels)")
+            f"{mp / max(seconds, 1e-9):.3g} MP/s (input pixels)")
 
 
 def built_line(built: list[tuple[str, Path]], seconds: float) -> str | None:
