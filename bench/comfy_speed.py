@@ -37,25 +37,25 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from paragonsr2.imageio import read_image  # noqa: E402
+from paragonsr2.sample import sample_crop  # noqa: E402
+
 HARNESS = ROOT.parent / "shared" / "harness"
 MODEL = "2x_ParagonSR2_nano_default.safetensors"
 SIZE = 1024
 
 
-def photo(path: str | None) -> np.ndarray:
-    """SIZE x SIZE RGB uint8: the centre of `path`, or the bundled photo mirrored out."""
+def photo(path: str | None, size: int = SIZE) -> np.ndarray:
+    """size x size RGB uint8: the centre of `path`, or the bundled photo, mirrored out where smaller."""
+    img = None
     if path:
-        img = Image.open(path).convert("RGB")
-        w, h = img.size
-        if min(w, h) < SIZE:
-            raise SystemExit(f"{path} is {w}x{h}; the bench needs at least {SIZE}x{SIZE}")
-        x, y = (w - SIZE) // 2, (h - SIZE) // 2
-        return np.asarray(img.crop((x, y, x + SIZE, y + SIZE)))
-    small = np.asarray(Image.open(ROOT / "paragonsr2" / "data" / "verify.png").convert("RGB"))
-    reps = (SIZE // small.shape[0] + 2, SIZE // small.shape[1] + 2)
-    tile = np.concatenate([small, small[::-1]], 0)
-    tile = np.concatenate([tile, tile[:, ::-1]], 1)
-    return np.tile(tile, (reps[0] // 2 + 1, reps[1] // 2 + 1, 1))[:SIZE, :SIZE]
+        img = read_image(path)
+        h, w = img.shape[-2:]
+        img = img[..., max(0, (h - size) // 2):, max(0, (w - size) // 2):]
+    crop = sample_crop(size, size, img)[0].permute(1, 2, 0).numpy()
+    return (crop * 255).round().clip(0, 255).astype(np.uint8)
 
 
 def workflows() -> dict[str, dict]:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "2x_ParagonSR2_nano_default.safetensors"
@@ -31,17 +30,11 @@ DEFAULT_COMFY = Path(os.environ.get("COMFY_DIR", Path.home() / ".cache" / "sr-ha
 
 
 def image(path: str | None, size: int) -> torch.Tensor:
-    """[1,size,size,3] float in 0..1 (ComfyUI's IMAGE): the centre of `path`, or the bundled photo mirrored."""
-    if path:
-        img = np.asarray(Image.open(path).convert("RGB"))
-        y, x = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
-        img = img[max(y, 0):max(y, 0) + size, max(x, 0):max(x, 0) + size]
-    else:
-        small = np.asarray(Image.open(ROOT / "paragonsr2" / "data" / "verify.png").convert("RGB"))
-        tile = np.concatenate([small, small[::-1]], 0)
-        tile = np.concatenate([tile, tile[:, ::-1]], 1)
-        img = np.tile(tile, (size // tile.shape[0] + 1, size // tile.shape[1] + 1, 1))[:size, :size]
-    return torch.from_numpy(img.astype(np.float32) / 255).unsqueeze(0)
+    """[1,size,size,3] float in 0..1 (ComfyUI's IMAGE), as bench/comfy_speed.py feeds the CPU comparison."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from comfy_speed import photo
+
+    return torch.from_numpy(photo(path, size).astype(np.float32) / 255).unsqueeze(0)
 
 
 def import_pack(name: str = "paragonsr2_pack"):
