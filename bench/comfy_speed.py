@@ -132,10 +132,11 @@ def main() -> None:
                 Image.fromarray(np.roll(base, i, axis=1)).save(path)
                 images.append(path)
             times: dict[str, list[float]] = {k: [] for k in flows}
-            cold, texts = {}, {}
+            cold, first_texts, texts = {}, {}, {}
             names = list(flows)
             for name in names:
-                cold[name], texts[name] = run(url, flows[name], images.pop(), tmp)
+                cold[name], first_texts[name] = run(url, flows[name], images.pop(), tmp)
+                texts[name] = first_texts[name]
             for r in range(args.rounds):
                 for name in names[r % len(names):] + names[:r % len(names)]:
                     t, text = run(url, flows[name], images.pop(), tmp)
@@ -147,10 +148,10 @@ def main() -> None:
         if pid:
             subprocess.run(["bash", str(HARNESS / "comfy_down.sh"), pid], check=False,
                            env={**os.environ, "COMFY_PORT": str(args.port), "COMFY_BASE": args.base})
-    report(times, cold, texts, args)
+    report(times, cold, first_texts, texts, args)
 
 
-def report(times: dict, cold: dict, texts: dict, args) -> None:
+def report(times: dict, cold: dict, first_texts: dict, texts: dict, args) -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     overhead = med.get("no model", 0.0)
     core = med.get("core")
@@ -168,7 +169,8 @@ def report(times: dict, cold: dict, texts: dict, args) -> None:
               f"- | {cold[name]:.2f} |")
     for name, text in texts.items():
         if text:
-            print(f"\n{name}: node text\n  " + text.replace("\n", "\n  "))
+            print(f"\n{name}: node text, first run\n  " + first_texts[name].replace("\n", "\n  "))
+            print(f"{name}: node text, last run\n  " + text.replace("\n", "\n  "))
 
 
 if __name__ == "__main__":
