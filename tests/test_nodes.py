@@ -233,10 +233,15 @@ def _auto_upscale(comfy, model, image):
     return out, text
 
 
-def test_pack_runs_without_openvino_and_names_its_gain_once(without, comfy, tmp_path):
-    """No openvino, no onnxruntime: the pack imports and auto runs PyTorch fp32; the text says which path ran,
-    its speed, and (once per session) what installing the fastest skipped package would give."""
+@pytest.fixture
+def slim_install(without):
+    """openvino and onnxruntime unimportable before the pack is imported (requested before `comfy`)."""
     without("openvino", "onnxruntime")
+
+
+def test_pack_runs_without_openvino_and_names_its_gain_once(slim_install, comfy, tmp_path):
+    """No openvino, no onnxruntime (blocked before the pack is imported): the pack imports and auto runs PyTorch
+    fp32; the text says which path ran, its speed, and (once per session) what the fast path would give."""
     (model, _), _ = _load(comfy)
     image = torch.rand(1, 32, 40, 3)
     out, text = _auto_upscale(comfy, model, image)
