@@ -143,7 +143,7 @@ class AutoBackend(Backend):
             except ParagonError as e:  # e.g. no native bf16 on this CPU
                 skipped.append(f"{cand.key}: {e}")
                 continue
-            except Exception as e:
+            except Exception as e:  # e.g. a TensorRT build that fails: the next candidate runs, and the text says why
                 if cand == REFERENCE:
                     raise
                 log.warning("automatic choice: %s failed (%s: %s); trying the next candidate", cand.key,
