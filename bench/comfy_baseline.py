@@ -1,4 +1,5 @@
-"""ComfyUI's core upscale path, re-implemented from its documented behaviour (for side-by-side timing):
+"""ComfyUI's core upscale path, re-implemented from its documented behaviour (the secondary benches' baseline;
+bench/comfy_speed.py and bench/gpu_node_vs_core.py time ComfyUI's own node):
 fixed tile 512, overlap 32, tiles every (tile - overlap) px clamped at the border, each tile output
 weighted by a linear feather ramp (t+1)/feather over feather = overlap*scale px on every edge, the
 weighted sum divided by the summed weights; an image that fits one tile runs whole."""

@@ -1,4 +1,6 @@
-"""Engine benchmark (CPU): ComfyUI's core tiling vs our default call vs every backend x precision, side by side.
+"""Engine benchmark (CPU), secondary: every backend x precision of the library, side by side, against a
+re-implementation of ComfyUI's core tiling (bench/comfy_baseline.py). The speed users see is measured inside a
+real ComfyUI by bench/comfy_speed.py (docs/speed.md); this bench compares the engine's paths with each other.
 
 python bench/engine_bench.py [--model FILE ...] [--size 1024] [--repeat 3] [--threads 2]
 

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from ..paragonsr2 import load_model
 from ..paragonsr2.checkpoint import scale_warning
+from ..paragonsr2.compile.cache import noting_builds
 from ..paragonsr2.description import architecture_name, describe_other
 from ..paragonsr2.engine import BACKENDS, PRECISIONS, is_paragon, unwrap, upscale
+from ..paragonsr2.engine.auto import install_hint
 from ..paragonsr2.engine.backend_cache import BackendCache
 from ..paragonsr2.engine.memory import tile_bytes
+from ..paragonsr2.engine.report import run_lines
 from ..paragonsr2.errors import NotParagonError, ParagonError, UpscaleCancelled
 from ..paragonsr2.validate import SCALE, UPSAMPLER_ALPHA
 from . import bridge
@@ -87,11 +91,12 @@ LOADER = NodeSpec(
 
 
 _BACKENDS = BackendCache()
+_HINTED: set[str] = set()  # install hints the node has given (each once per ComfyUI session)
 
 
 def _backend_for(model, backend: str, precision: str, device, node_id=None):
     options = {}
-    if backend == "tensorrt":  # a first build takes minutes: show its phases on the node
+    if backend in ("tensorrt", "auto"):  # a first engine build takes minutes: show its phases on the node
         options["progress"] = lambda text: bridge.status_text(f"TensorRT engine build: {text}", node_id)
     return _BACKENDS.get(model, backend, precision, device, **options)
 
@@ -110,16 +115,30 @@ def run_upscale(image, upscale_model, tile, backend, precision, unique_id=None):
         log.warning("%s", warning)
     device = bridge.torch_device()
     tile_arg = tile_choice(tile)
-    runner = _backend_for(model, backend, precision, device, unique_id)
-    bridge.free_memory(tile_bytes(runner.num_feat, runner.scale, runner.margin,
-                                  tile_arg if isinstance(tile_arg, int) else None, runner.elem_size), device)
-    try:
-        out = upscale(runner, image, tile=tile_arg, progress=bridge.Progress(unique_id), cancel=bridge.interrupted)
-    except UpscaleCancelled:
-        bridge.raise_if_interrupted()
-        raise
-    bridge.status_text(runner.describe() + (f"\nwarning: {warning}" if warning else ""), unique_id)
-    return (out,), None
+    with noting_builds() as built:
+        start = time.perf_counter()
+        runner = _backend_for(model, backend, precision, device, unique_id)
+        prepared = time.perf_counter() - start
+        bridge.free_memory(tile_bytes(runner.num_feat, runner.scale, runner.margin,
+                                      tile_arg if isinstance(tile_arg, int) else None, runner.elem_size), device)
+        start = time.perf_counter()
+        try:
+            out = upscale(runner, image, tile=tile_arg, progress=bridge.Progress(unique_id),
+                          cancel=bridge.interrupted)
+        except UpscaleCancelled:
+            bridge.raise_if_interrupted()
+            raise
+        seconds = time.perf_counter() - start
+    lines = run_lines(runner, out.shape[0], tuple(image.shape[1:3]), tuple(out.shape[1:3]), seconds, built, prepared)
+    hint = install_hint(getattr(runner, "missing", ()))  # what the fastest skipped path needs: said once
+    if hint and hint not in _HINTED:
+        _HINTED.add(hint)
+        lines.append(f"tip: {hint}")
+    if warning:
+        lines.append(f"warning: {warning}")
+    text = "\n".join(lines)
+    bridge.status_text(text, unique_id)
+    return (out,), {"text": [text]}
 
 
 def runner_inputs(unit: str) -> list[In]:
@@ -139,8 +158,9 @@ def runner_inputs(unit: str) -> list[In]:
 UPSCALE = NodeSpec(
     node_id="ParagonSR2Upscale", display_name="Upscale Image (ParagonSR2)",
     description="Upscales images with a ParagonSR2 model in seamless tiles (identical to an untiled run), "
-                "on PyTorch, ONNX Runtime or TensorRT (engines built and cached on first use). Alpha is upscaled "
-                "by the model too; output is clamped to 0..1.",
+                "on PyTorch, OpenVINO, ONNX Runtime or TensorRT (artifacts built and cached on first use). Alpha is "
+                "upscaled by the model too; output is clamped to 0..1. Its text says which path ran, its speed in "
+                "megapixels/s and what a first run prepared.",
     inputs=[
         In("image", "IMAGE", "Images to upscale (any size, batches, RGB/RGBA/grayscale)"),
         *runner_inputs("image"),

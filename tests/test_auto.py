@@ -91,3 +91,66 @@ def test_upstream_nano_never_gets_whole_graph_bf16(real_path):
     with torch.no_grad():
         ref = m(x).clamp(0, 1)
     assert psnr(upscale(chosen, x, tile=48, layout="BCHW", border="zeros"), ref) >= 50.0
+
+
+def test_cuda_prefers_a_tensorrt_engine_built_once(tiny, fake_trt, monkeypatch):
+    """On CUDA with tensorrt importable, auto runs a TensorRT fp16 engine (its build progress reaches the
+    caller), built once and found in the cache by the next choice."""
+    trt = fake_trt()
+    assert [c.key for c in auto.candidates(torch.device("cuda"))] == ["tensorrt fp16", "pytorch fp16",
+                                                                      "pytorch bf16", "pytorch fp32"]
+    monkeypatch.setattr(auto, "_MEMORY", {})
+    monkeypatch.setattr(auto, "check_psnr", lambda net, b: 60.0)  # running an engine needs a GPU; choosing does not
+    steps = []
+    chosen = make_backend(tiny, "auto", device="cuda", progress=steps.append)
+    assert chosen.inner.name == "tensorrt" and chosen.precision == "fp16" and chosen.missing == ()
+    assert "tensorrt fp16: 60.0 dB" in chosen.reason and "first choice" in chosen.reason
+    assert steps and steps[-1] == "Building done"
+    monkeypatch.setattr(auto, "_MEMORY", {})  # a new process
+    again = make_backend(tiny, "auto", device="cuda")
+    assert again.inner.name == "tensorrt"
+    assert [what for what, _ in trt.calls].count("build") == 1
+
+
+def test_cuda_without_tensorrt_runs_pytorch_fp16_and_says_why(tiny, monkeypatch):
+    """tensorrt not installed (or its build failing): PyTorch fp16, with the reason; CUDA is stood in for by
+    CPU backends that report the CUDA candidate they stand for."""
+    from paragonsr2.engine import TorchBackend
+    from paragonsr2.errors import MissingDependencyError
+
+    monkeypatch.setattr(auto, "_MEMORY", {})
+    monkeypatch.setattr(auto, "check_psnr", lambda net, b: 70.0)
+
+    def build(failure):
+        def make(cand):
+            if cand.backend == "tensorrt":
+                raise failure
+            backend = TorchBackend(tiny, "cpu", "fp32")
+            backend.precision = cand.precision
+            return backend
+        return make
+
+    chosen = AutoBackend(tiny, torch.device("cuda"), "auto", build(MissingDependencyError("tensorrt", "TensorRT")))
+    assert chosen.candidate.key == "pytorch fp16" and chosen.missing == ("tensorrt",)
+    assert "tensorrt fp16: tensorrt not installed" in chosen.reason
+    monkeypatch.setattr(auto, "_MEMORY", {})
+    failed = AutoBackend(tiny, torch.device("cuda"), "auto", build(RuntimeError("parser: unsupported op")))
+    assert failed.candidate.key == "pytorch fp16" and failed.missing == ()
+    assert "tensorrt fp16: failed (RuntimeError: parser: unsupported op)" in failed.reason
+    fake_order(monkeypatch, auto.Candidate("onnxruntime", "fp32"), auto.REFERENCE)
+    with pytest.raises(RuntimeError, match="broken reference"):  # the fp32 reference is never skipped
+        AutoBackend(tiny, torch.device("cpu"), "auto", _raise(RuntimeError("broken reference")))
+
+
+def _raise(error):
+    def build(cand):
+        raise error
+    return build
+
+
+def test_install_hint_names_the_first_known_gain():
+    hint = auto.install_hint(["no-such-package", "onnxruntime", "tensorrt"])
+    assert hint.startswith("pip install openvino onnx onnxruntime would give the OpenVINO CPU path")
+    assert "docs/speed.md" in hint and auto.install_hint(["openvino"]) == hint
+    assert auto.install_hint(["tensorrt"]).startswith("pip install tensorrt would give a TensorRT fp16 engine")
+    assert auto.install_hint(["no-such-package"]) is None and auto.install_hint(()) is None

@@ -1,6 +1,7 @@
 """The pack imported as ComfyUI imports it (odd folder name, stand-in `nodes` module), every node run."""
 import asyncio
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -280,3 +281,61 @@ def test_backend_cache_never_serves_a_freed_model(comfy):
         assert out.shape == (1, 8 * scale, 8 * scale, 3)
         del model, out
         gc.collect()
+
+
+@pytest.fixture
+def without(monkeypatch, tmp_path):
+    """without(*packages): those packages become unimportable (as when not installed); a fresh artifact cache."""
+    monkeypatch.setenv("PARAGONSR2_CACHE", str(tmp_path / "cache"))
+
+    def block(*packages):
+        for name in packages:
+            monkeypatch.setitem(sys.modules, name, None)
+    return block
+
+
+def _auto_upscale(comfy, model, image):
+    (out,), ui = comfy["call"]("ParagonSR2Upscale", image=image, upscale_model=model, tile="auto", backend="auto",
+                               precision="auto")
+    text = ui["text"][0]
+    assert comfy["events"]["text"][-1] == (text, "7")  # the same text as the node's status line
+    return out, text
+
+
+@pytest.fixture
+def slim_install(without):
+    """openvino and onnxruntime unimportable before the pack is imported (requested before `comfy`)."""
+    without("openvino", "onnxruntime")
+
+
+def test_pack_runs_without_openvino_and_names_its_gain_once(slim_install, comfy, tmp_path):
+    """No openvino, no onnxruntime (blocked before the pack is imported): the pack imports and auto runs PyTorch
+    fp32; the text says which path ran, its speed, and (once per session) what the fast path would give."""
+    (model, _), _ = _load(comfy)
+    image = torch.rand(1, 32, 40, 3)
+    out, text = _auto_upscale(comfy, model, image)
+    assert out.shape == (1, 64, 80, 3)
+    first = text.splitlines()
+    assert re.fullmatch(r"pytorch fp32 on cpu \(chosen by auto\): 40x32 -> 80x64 in \d+\.\d\d s, [\d.e+-]+ MP/s "
+                        r"\(input pixels\)", first[0])
+    assert first[1].startswith("auto: pytorch fp32") and "openvino fp32: openvino not installed" in first[1]
+    assert first[2].startswith("tip: pip install openvino onnx onnxruntime would give the OpenVINO CPU path")
+    assert len(first) == 3  # nothing was built: PyTorch fp32 needs no artifact
+    _, again = _auto_upscale(comfy, model, image)
+    assert "tip:" not in again and again.splitlines()[1] == first[1]
+
+
+def test_first_run_says_what_it_prepared_and_where(without, comfy, tmp_path):
+    pytest.importorskip("onnxruntime")
+    without("openvino")
+    (model, _), _ = _load(comfy)
+    _, text = _auto_upscale(comfy, model, torch.rand(1, 24, 24, 3))
+    lines = text.splitlines()
+    assert lines[0].startswith("onnxruntime fp32 on cpu (chosen by auto): 24x24 -> 48x48")
+    built = [line for line in lines if line.startswith("first run for this model: prepared ")]
+    assert len(built) == 1 and "ONNX fp32 graph, accuracy check of the automatic choice in " in built[0]
+    assert built[0].endswith(f"cached in {tmp_path / 'cache'} (reused next time)")
+    assert any(line.startswith("tip: pip install openvino onnx onnxruntime would give") for line in lines)
+    (model2, _), _ = _load(comfy)  # a new model object: a new backend, made from the cache
+    _, again = _auto_upscale(comfy, model2, torch.rand(1, 24, 24, 3))
+    assert "first run" not in again and "tip:" not in again and again.startswith("onnxruntime fp32")

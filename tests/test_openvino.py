@@ -93,3 +93,18 @@ def test_int8_runs_our_qdq_graph_calibrated_on_the_bundled_photo(tiny):
         ref = tiny(x).clamp(0, 1)
     assert int8.precision == "int8" and psnr(int8(x), ref) >= 30.0  # 8-bit activations: judged as in export
     assert "int8" in int8.describe()
+
+
+def test_auto_tile_is_the_runtimes_fastest(tiny, fp32):
+    """OpenVINO runs whole images up to FASTEST_TILE px (faster than PyTorch's 256 px CPU tiles there);
+    PyTorch keeps its own CPU default."""
+    from paragonsr2.engine.memory import CPU_FASTEST_TILE
+
+    assert fp32.fastest_tile == ov_backend.FASTEST_TILE > CPU_FASTEST_TILE
+    x = torch.rand(1, 3, 300, 300)
+    counts = {}
+    for name, backend in (("openvino", fp32), ("pytorch", make_backend(tiny, "pytorch", "fp32", "cpu"))):
+        calls = []
+        upscale(backend, x, tile="auto", layout="BCHW", progress=lambda done, total, calls=calls: calls.append(total))
+        counts[name] = calls[-1]
+    assert counts == {"openvino": 1, "pytorch": 4}

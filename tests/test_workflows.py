@@ -114,6 +114,20 @@ def test_example_matches_the_nodes_and_its_api_twin(example, pack):
     assert to_api(workflow, pack) == json.loads(_twin(example).read_text())
 
 
+def test_examples_leave_backend_and_precision_on_auto(pack):
+    """Each example's Upscale nodes (checked on the API twins, which equal the examples above) use the automatic
+    choice, as does the node's default: an example never pins a slower path than the install allows."""
+    spec = pack["classes"]["ParagonSR2Upscale"].INPUT_TYPES()["required"]
+    assert spec["backend"][1]["default"] == spec["precision"][1]["default"] == "auto"
+    seen = set()
+    for example in EXAMPLES:
+        for node in json.loads(_twin(example).read_text()).values():
+            if node["class_type"] == "ParagonSR2Upscale":
+                assert (node["inputs"]["backend"], node["inputs"]["precision"]) == ("auto", "auto"), example.stem
+                seen.add(example.stem)
+    assert {"ParagonSR2_upscale", "ParagonSR2_rgba", "ParagonSR2_train"} <= seen
+
+
 def _boxes(workflow: dict) -> list[tuple[str, float, float, float, float]]:
     """(name, x0, y0, x1, y1) of each node as drawn at its largest: title and badge above, previews and the
     extension's text and loss curve below."""

@@ -3,14 +3,17 @@
 An entry is published (renamed into place) only after its producer's check accepted it, so a crash or a
 failed check never leaves a file that a later run would trust. Publishing records the entry's size and
 SHA-256 beside it (``NAME.sha256``); before use an entry is checked against that record, and a damaged one
-(truncated, garbled, no record) is rebuilt with one warning.
+(truncated, garbled, no record) is rebuilt with one warning. Code inside ``noting_builds()`` learns what was
+built (what, where), so a first run can say what it prepared and that it is cached.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import torch
@@ -83,14 +86,37 @@ def drop_if_damaged(path: Path) -> bool:
     return False
 
 
-def cached(path: Path, produce: Callable[[str], None], accept: Callable[[Path], None] | None = None) -> Path:
+_BUILDS: ContextVar[list[tuple[str, Path]] | None] = ContextVar("paragonsr2_builds", default=None)
+
+
+@contextmanager
+def noting_builds() -> Iterator[list[tuple[str, Path]]]:
+    """Yields a list that collects (what, path) for every cache entry built inside the block."""
+    built: list[tuple[str, Path]] = []
+    token = _BUILDS.set(built)
+    try:
+        yield built
+    finally:
+        _BUILDS.reset(token)
+
+
+def note_built(what: str, path: Path) -> None:
+    """Tells the innermost ``noting_builds()`` block (if any) that `what` was just built at `path`."""
+    built = _BUILDS.get()
+    if built is not None:
+        built.append((what, Path(path)))
+
+
+def cached(path: Path, produce: Callable[[str], None], accept: Callable[[Path], None] | None = None,
+           what: str = "artifact") -> Path:
     """`path` if it is there and matches its record, else made by `produce(tmp)`, checked by `accept(tmp)` (raise
-    to refuse), published and recorded."""
+    to refuse), published, recorded (and noted as `what` for ``noting_builds()``)."""
     if drop_if_damaged(path):
         return path
     remove_orphans(path.parent)
     atomic_write(path, produce, accept)
     record(path)
+    note_built(what, path)
     return path
 
 

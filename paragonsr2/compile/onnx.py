@@ -247,4 +247,5 @@ def cached_onnx(model: nn.Module, precision: str = "fp32", accept: Callable[[Pat
 
     fused = as_deploy(model)
     path = cache_dir() / "onnx" / f"{content_hash(fused, precision, 'runtime')}_{precision}.onnx"
-    return cached(path, lambda tmp: save_proto(export_onnx_proto(fused, precision, graph="runtime"), tmp), accept)
+    return cached(path, lambda tmp: save_proto(export_onnx_proto(fused, precision, graph="runtime"), tmp), accept,
+                  f"ONNX {precision} graph")

@@ -185,7 +185,7 @@ def cached_engine(onnx_path: str | os.PathLike, scale, profile: Profile, margin:
                   cache_root: str | os.PathLike | None = None, progress=None, rebuild: bool = False,
                   num_feat: int = 64) -> Path:
     """The cached engine for an ONNX file on this GPU and TensorRT, built on first use (or when `rebuild`)."""
-    from .cache import cache_dir, drop_if_damaged, record
+    from .cache import cache_dir, drop_if_damaged, note_built, record
 
     trt = require_tensorrt()
     root = Path(cache_root) if cache_root else cache_dir() / "tensorrt"
@@ -202,6 +202,7 @@ def cached_engine(onnx_path: str | os.PathLike, scale, profile: Profile, margin:
         write_sidecar(engine_path, engine_sidecar(trt, props, precision, profile, margin, scale, key=key,
                                                   onnx_sha256=sha, flags=list(flags), num_feat=num_feat))
         record(engine_path)
+        note_built(f"TensorRT {precision} engine", engine_path)
     return engine_path
 
 

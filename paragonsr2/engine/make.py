@@ -14,10 +14,16 @@ from .choices import BACKENDS, resolve_device, resolve_precision
 from .compare import require_onnx_match
 from .margin import tile_margin
 from .onnxruntime import OrtBackend
-from .openvino import OpenVINOBackend, int8_artifact
+from .openvino import OpenVINOBackend, int8_artifact, require_openvino
 from .protocol import Backend
 from .pytorch import TorchBackend
 from .tensorrt import TensorRTBackend
+
+ONE_BACKEND_OPTIONS = {"progress": "tensorrt"}  # options only one backend takes: "auto" gives them to that one
+
+
+def _options_for(backend: str, options: dict) -> dict:
+    return {k: v for k, v in options.items() if ONE_BACKEND_OPTIONS.get(k, backend) == backend}
 
 
 def is_paragon(model) -> bool:
@@ -48,6 +54,7 @@ def make_backend(model, backend: str = "auto", precision: str = "auto", device=N
         return TensorRTBackend.from_engine(model, resolve_device(device) if device is not None else None)
     net = as_network(model)
     if backend == "openvino":  # the CPU or an Intel GPU, whatever PyTorch sees
+        require_openvino()  # before the ONNX graph is made and verified (onnx, onnxruntime)
         prec = resolve_precision(precision, torch.device("cpu"), backend)
         path = (int8_artifact(net, require_onnx_match(net, "int8")) if prec == "int8" else
                 cached_onnx(net, "fp32", require_onnx_match(net, "fp32")))
@@ -59,7 +66,8 @@ def make_backend(model, backend: str = "auto", precision: str = "auto", device=N
         resolve_precision(precision, dev, backend)  # refuses precisions no candidate runs
         return AutoBackend(net, dev, precision, lambda c: make_backend(net, c.backend, c.precision,
                                                                        "cpu" if c.backend == "openvino" else dev,
-                                                                       **c.options, **options))
+                                                                       **c.options, **_options_for(c.backend,
+                                                                                                   options)))
     prec = resolve_precision(precision, dev, backend)
     if backend == "pytorch":
         return TorchBackend(net, device=dev, precision=prec, **options)

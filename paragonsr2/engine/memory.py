@@ -42,9 +42,10 @@ def free_memory(device: torch.device) -> int:
 
 
 def auto_tile(num_feat: int, scale: tuple[float, float], margin: int, device: torch.device,
-              elem_size: int = 4, budget_fraction: float = 0.5) -> int:
-    """Core tile size (LR px, multiple of ALIGN): the speed optimum, shrunk until it fits memory."""
-    preferred = CPU_FASTEST_TILE if device.type == "cpu" else GPU_MAX_TILE
+              elem_size: int = 4, budget_fraction: float = 0.5, preferred: int | None = None) -> int:
+    """Core tile size (LR px, multiple of ALIGN): the speed optimum (`preferred`, else the device's), shrunk
+    until it fits memory."""
+    preferred = preferred or (CPU_FASTEST_TILE if device.type == "cpu" else GPU_MAX_TILE)
     budget = free_memory(device) * budget_fraction
     per_px = bytes_per_lr_pixel(num_feat, scale, elem_size)
     fit = math.isqrt(max(int(budget / per_px), 1)) - 2 * margin

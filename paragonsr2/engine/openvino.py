@@ -20,6 +20,7 @@ from ..errors import MissingDependencyError, ParagonError
 from ..sample import sample_crop
 from .protocol import Backend
 
+FASTEST_TILE = 1024  # whole 1024^2 images beat 512 and 256 px tiles (bench/comfy_speed.py; docs/speed.md)
 MAX_SHAPES = 8  # compiled models kept (tiles of one image come in at most 4 shapes: inner, edges, corner)
 HR_NODES = ("/model/Resize", "/model/resample/")  # ONNX node names where the HR part starts (compile.onnx)
 _HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8 comes from the QDQ graph; the rest stays f32
@@ -63,7 +64,8 @@ def int8_artifact(net: torch.nn.Module, accept=None):
     """The QDQ INT8 ONNX of a deploy-fused model in the artifact cache, calibrated on crops of the bundled natural
     sample photo (no user images needed; export --precision int8 --calib DIR calibrates on yours)."""
     path = cache_dir() / "onnx" / f"{content_hash(net, 'int8', 'sample', *map(str, CALIB))}_int8.onnx"
-    return cached(path, lambda tmp: int8_onnx(net, tmp, calibration_crops(sample_crop(256, 256), *CALIB)), accept)
+    return cached(path, lambda tmp: int8_onnx(net, tmp, calibration_crops(sample_crop(256, 256), *CALIB)), accept,
+                  "INT8 ONNX graph (calibrated on the bundled photo)")
 
 
 def hr_boundary(onnx_path: str) -> str | None:
@@ -81,6 +83,7 @@ class OpenVINOBackend(Backend):
     """OpenVINO over an exported .onnx file; tiles [1,C,h,w] float32 CPU in and out."""
 
     name = "openvino"
+    fastest_tile = FASTEST_TILE
 
     def __init__(self, onnx_path: str, scale, *, margin: int, num_feat: int, precision: str = "fp32",
                  in_chans: int = 3, out_chans: int = 3, device=None, threads: int | None = None,

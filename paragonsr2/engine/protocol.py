@@ -29,6 +29,7 @@ class Backend(abc.ABC):
       num_feat: feature channels (the memory model of the auto tile size).
       max_input: largest tile side (margins included) the backend accepts, or None for any.
       elem_size: bytes per element of the working precision (the memory model).
+      fastest_tile: LR px tile the runtime runs fastest at, or None for the device's default (memory.auto_tile).
     """
 
     name: str
@@ -41,6 +42,7 @@ class Backend(abc.ABC):
     num_feat: int
     max_input: int | None = None
     elem_size: int = 4
+    fastest_tile: int | None = None
     overflow_tiles: int = 0
 
     @abc.abstractmethod

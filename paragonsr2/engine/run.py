@@ -126,7 +126,8 @@ def upscale_tensor(backend: Backend, image: torch.Tensor, *, tile="auto", border
     margin = backend.margin
     pad = border_pad(margin, backend.scale, border)
     if tile == "auto":
-        tile = auto_tile(backend.num_feat, backend.scale, margin, backend.device, elem_size=backend.elem_size)
+        tile = auto_tile(backend.num_feat, backend.scale, margin, backend.device, elem_size=backend.elem_size,
+                         preferred=backend.fastest_tile)
     elif tile in (None, 0, "none"):
         tile = None
     else:
