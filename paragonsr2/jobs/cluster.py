@@ -1,0 +1,178 @@
+"""Running a job's files on Ray (Ray Data ``map_batches`` over an actor pool): one loaded model and backend
+per actor, one GPU per actor where the cluster has GPUs.
+
+The driver lists the inputs and ships the model files' bytes (the ones whose hashes are in the job record),
+so workers need the package installed but not the model file; they read the inputs and write the outputs
+through the same paths, so those must be on a filesystem every node sees. Each file runs through
+``step.upscale_file``, as in the local runner, so results and messages are the same.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import MissingDependencyError, ParagonError
+from .record import job_models
+from .settings import JobSettings
+from .step import FAILED, Backends, FileResult, upscale_file
+
+COLUMNS = ("src", "dst", "status", "message", "notes", "warnings")
+TASK_RETRIES = 3  # a file whose worker dies this many more times fails the job (named as not done)
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise MissingDependencyError("ray", "--ray", "'paragonsr2[ray]' (or: pip install 'ray[data]')") from None
+    return ray
+
+
+class RayRunner:
+    """address: None starts a local Ray instance (or joins RAY_ADDRESS); else ``ray.init(address)``.
+    Connects in ``setup`` (an unreachable address is a ParagonError); shuts down only an instance it began."""
+
+    def __init__(self, settings: JobSettings, address: str | None = None, workers: int = 1,
+                 progress: bool = False, step: Callable = upscale_file, num_cpus: int | None = None) -> None:
+        self.settings, self.address, self.workers, self.progress, self.step = settings, address, workers, \
+            progress, step
+        self.num_cpus = num_cpus  # of a local instance started here (None: all of this machine's)
+        self.started = False
+        self.models: dict[str, bytes] = {}
+
+    def setup(self) -> None:
+        self.models = {p.name: _read(p) for p in job_models(self.settings).values()}
+        from .step import load
+
+        first = self.settings.first_model()  # checked here on the driver: a bad model stops before any work
+        if first.suffix.lower() != ".engine":
+            load(first, self.settings)
+        ray = _import_ray()
+        if not ray.is_initialized():
+            self._connect(ray)
+
+    def _connect(self, ray) -> None:
+        where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+        kwargs = {"num_cpus": self.num_cpus} if self.address in (None, "local") and self.num_cpus else {}
+        try:
+            ray.init(address=self.address, include_dashboard=False, logging_level=logging.ERROR,
+                     log_to_driver=False, configure_logging=True, **kwargs)
+        except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
+            raise ParagonError(f"cannot reach {where} ({type(e).__name__}: {str(e).splitlines()[0]}); check the "
+                               "address (ray status on the head node prints it) or start one with ray start "
+                               "--head") from None
+        self.started = True
+
+    def run(self, pairs: list[tuple[Path, Path]], report: Callable[[FileResult], None]) -> None:
+        ray = _import_ray()
+        self._reported: set[str] = set()
+        try:
+            self._run(ray, pairs, report)
+        except ParagonError:
+            raise
+        except Exception as e:  # the job stopped: name the files left (outputs that do not exist)
+            lines = str(e).strip().splitlines()
+            reason = f"{type(e).__name__}: {lines[-1] if lines else ''}"
+            for src, dst in pairs:
+                if str(src) not in self._reported and not dst.exists():
+                    report(FileResult(str(src), str(dst), FAILED, f"error: {src}: not done, the Ray job stopped "
+                                      f"({reason}); run the same command again to finish it"))
+        finally:
+            if self.started:
+                ray.shutdown()
+                self.started = False
+
+    def _run(self, ray, pairs, report):
+        from ray.data import ActorPoolStrategy, DataContext
+
+        ctx = DataContext.get_current()
+        ctx.enable_progress_bars = self.progress
+        ctx.print_on_execution_start = False
+        ctx.enable_auto_log_stats = False
+        ctx.execution_options.preserve_order = True  # results (and messages) in input order, as locally
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        gpus = 1 if self.settings.device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        ds = ray.data.from_items([{"src": str(s), "dst": str(d)} for s, d in pairs],
+                                 override_num_blocks=max(1, len(pairs)))
+        ds = ds.map_batches(_Worker, batch_size=1, compute=ActorPoolStrategy(size=self.workers),
+                            fn_constructor_kwargs={"settings": self.settings, "models": self.models,
+                                                   "first": self.settings.first_model().name, "step": self.step},
+                            num_cpus=1, num_gpus=gpus, max_task_retries=TASK_RETRIES, max_restarts=-1)
+        seen_notes: set[str] = set()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Ray's own, about its arguments
+            for row in ds.iter_rows():
+                result = FileResult(*(_text(row[c]) for c in COLUMNS[:4]),
+                                    notes=tuple(n for n in _lines(row["notes"]) if n not in seen_notes),
+                                    warnings=tuple(_lines(row["warnings"])))
+                seen_notes.update(result.notes)
+                self._reported.add(result.src)
+                report(result)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ParagonError(f"model {path}: cannot be read ({e.strerror or e})") from None
+
+
+def _text(value) -> str:
+    return str(value)
+
+
+def _lines(value) -> list[str]:
+    return [line for line in str(value).split("\n") if line]
+
+
+class _Worker:
+    """A Ray Data actor: writes the shipped model files to a private folder, makes the backends once, then
+    runs ``step`` on each row and returns its result (warnings logged meanwhile travel with it)."""
+
+    def __init__(self, settings: JobSettings, models: dict[str, bytes], first: str, step: Callable) -> None:
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = None  # max_pixels (from headers) decides, as in the local runner
+        self.folder = Path(tempfile.mkdtemp(prefix="paragonsr2-worker-"))
+        for name, data in models.items():
+            (self.folder / name).write_bytes(data)
+        self.captured: list[str] = []
+        handler = _Capture(self.captured)
+        logger = logging.getLogger("paragonsr2")
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+        warnings.showwarning = lambda message, *args, **kwargs: self.captured.append(str(message))
+        self.settings, self.step = settings, step
+        self.backends = Backends(settings, first=self.folder / first)
+
+    def __call__(self, batch: dict) -> dict:
+        out = {c: [] for c in COLUMNS}
+        for src, dst in zip(batch["src"], batch["dst"]):
+            result = self.step(self.backends, Path(str(src)), Path(str(dst)), self.settings, None)
+            captured, self.captured[:] = list(self.captured), []
+            notes = result.notes + self.backends.take_notes()
+            values = (result.src, result.dst, result.status, result.message, "\n".join(notes),
+                      "\n".join((*result.warnings, *captured)))
+            for column, value in zip(COLUMNS, values):
+                out[column].append(value)
+        return out
+
+    def __del__(self) -> None:
+        if hasattr(self, "folder"):
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class _Capture(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
