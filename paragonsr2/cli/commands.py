@@ -2,6 +2,7 @@
 `--help` and argument errors answer without them."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -61,14 +62,14 @@ def cmd_upscale(args) -> int:
         for note in result.notes:
             if note not in shown:  # Ray: every worker makes its backend; say it once
                 shown.add(note)
-                print(note)
+                print(note, flush=True)
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if result.status == FAILED:
             text = result.message
             print(text if text.startswith(("skip ", "error: ")) else f"error: {text}", file=sys.stderr)
         elif result.status != SKIPPED:  # skips are counted: a resumed job would print thousands of lines
-            print(result.message)
+            print(result.message, flush=True)
 
     try:
         run_job(plan, settings, overwrite=args.overwrite, runner=_runner(settings, args), report=report)
@@ -87,6 +88,7 @@ def _runner(settings, args):
         return LocalRunner(settings, progress=lambda label: _progress_bar(label, args.no_progress))
     from ..jobs.cluster import RayRunner
 
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ log lines; failures are reported here
     return RayRunner(settings, address=args.ray or None, workers=args.workers,
                      progress=not args.no_progress and sys.stderr.isatty())
 

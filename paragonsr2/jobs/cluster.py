@@ -8,8 +8,10 @@ through the same paths, so those must be on a filesystem every node sees. Each f
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import shutil
+import socket
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from .settings import JobSettings
 from .step import FAILED, Backends, FileResult, upscale_file
 
 COLUMNS = ("src", "dst", "status", "message", "notes", "warnings")
+CONNECT_TIMEOUT_S = 5.0
 TASK_RETRIES = 3  # a file whose worker dies this many more times fails the job (named as not done)
 
 
@@ -58,14 +61,16 @@ class RayRunner:
 
     def _connect(self, ray) -> None:
         where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+        hint = "check the address (ray status on the head node prints it) or start one with ray start --head"
+        if (problem := unreachable(self.address)) is not None:  # ray.init would retry for minutes
+            raise ParagonError(f"cannot reach {where} ({problem}); {hint}")
         kwargs = {"num_cpus": self.num_cpus} if self.address in (None, "local") and self.num_cpus else {}
         try:
             ray.init(address=self.address, include_dashboard=False, logging_level=logging.ERROR,
                      log_to_driver=False, configure_logging=True, **kwargs)
         except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
-            raise ParagonError(f"cannot reach {where} ({type(e).__name__}: {str(e).splitlines()[0]}); check the "
-                               "address (ray status on the head node prints it) or start one with ray start "
-                               "--head") from None
+            raise ParagonError(f"cannot reach {where} ({type(e).__name__}: {str(e).splitlines()[0]}); "
+                               f"{hint}") from None
         self.started = True
 
     def run(self, pairs: list[tuple[Path, Path]], report: Callable[[FileResult], None]) -> None:
@@ -95,17 +100,18 @@ class RayRunner:
         ctx.print_on_execution_start = False
         ctx.enable_auto_log_stats = False
         ctx.execution_options.preserve_order = True  # results (and messages) in input order, as locally
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         gpus = 1 if self.settings.device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
         ds = ray.data.from_items([{"src": str(s), "dst": str(d)} for s, d in pairs],
                                  override_num_blocks=max(1, len(pairs)))
-        ds = ds.map_batches(_Worker, batch_size=1, compute=ActorPoolStrategy(size=self.workers),
-                            fn_constructor_kwargs={"settings": self.settings, "models": self.models,
-                                                   "first": self.settings.first_model().name, "step": self.step},
-                            num_cpus=1, num_gpus=gpus, max_task_retries=TASK_RETRIES, max_restarts=-1)
-        seen_notes: set[str] = set()
+        models = ray.put(self.models)  # passed inside a dict: fetched by each actor, not inlined in its arguments
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # Ray's own, about its arguments
+            warnings.simplefilter("ignore")  # Ray's deprecation of ray_remote_args (no named max_task_retries yet)
+            ds = ds.map_batches(_Worker, batch_size=1, compute=ActorPoolStrategy(size=self.workers),
+                                fn_constructor_kwargs={"settings": self.settings, "models": {"ref": models},
+                                                       "first": self.settings.first_model().name, "step": self.step},
+                                num_cpus=1, num_gpus=gpus, **_retries(ds.map_batches))
+            seen_notes: set[str] = set()
             for row in ds.iter_rows():
                 result = FileResult(*(_text(row[c]) for c in COLUMNS[:4]),
                                     notes=tuple(n for n in _lines(row["notes"]) if n not in seen_notes),
@@ -113,6 +119,29 @@ class RayRunner:
                 seen_notes.update(result.notes)
                 self._reported.add(result.src)
                 report(result)
+
+
+def unreachable(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> str | None:
+    """Why nothing answers at a ``HOST:PORT`` or ``SCHEME://HOST:PORT`` address (a TCP connect), else None
+    (also for None, ``auto`` and ``local``, which ray.init resolves itself)."""
+    if not address or address in ("auto", "local"):
+        return None
+    host, _, port = address.split("://", 1)[-1].rstrip("/").rpartition(":")
+    if not port.isdigit():
+        return None
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        return f"{type(e).__name__}: {e.strerror or e}"
+    return None
+
+
+def _retries(map_batches) -> dict:
+    """Bounded task retries where this Ray accepts them: a file that kills its worker every time fails the
+    job after TASK_RETRIES restarts instead of looping (Ray Data's default is to retry forever)."""
+    params = inspect.signature(map_batches).parameters.values()
+    takes = any(p.name == "max_task_retries" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    return {"max_task_retries": TASK_RETRIES} if takes else {}
 
 
 def _read(path: Path) -> bytes:
@@ -134,12 +163,13 @@ class _Worker:
     """A Ray Data actor: writes the shipped model files to a private folder, makes the backends once, then
     runs ``step`` on each row and returns its result (warnings logged meanwhile travel with it)."""
 
-    def __init__(self, settings: JobSettings, models: dict[str, bytes], first: str, step: Callable) -> None:
+    def __init__(self, settings: JobSettings, models: dict, first: str, step: Callable) -> None:
+        import ray
         from PIL import Image
 
         Image.MAX_IMAGE_PIXELS = None  # max_pixels (from headers) decides, as in the local runner
         self.folder = Path(tempfile.mkdtemp(prefix="paragonsr2-worker-"))
-        for name, data in models.items():
+        for name, data in ray.get(models["ref"]).items():
             (self.folder / name).write_bytes(data)
         self.captured: list[str] = []
         handler = _Capture(self.captured)
