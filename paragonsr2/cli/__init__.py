@@ -3,7 +3,8 @@
 Exit codes: 0 done (every input written, or skipped as done by an earlier run of the same job); 1 some inputs
 failed (the others were written); 2 bad argument, unusable model/file, unreachable Ray cluster or an output folder
 holding another job's results (nothing written); 3 a needed optional package is missing (ray for --ray); 4
-internal error (a bug: -v shows the traceback); 130 interrupted (run the same command again to continue). torch is imported only once a command runs (``--help`` and argument errors stay fast).
+internal error (a bug: -v shows the traceback); 130 interrupted (run the same command again to continue).
+torch is imported only once a command runs (``--help`` and argument errors stay fast).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import warnings
 
 from .. import __version__, validate
 from ..errors import MissingDependencyError, ParagonError
+from ..jobs.plan import OUTPUT_SUFFIX, plan_upscale
+from ..jobs.settings import WORKERS, check_ray_address
 from .commands import (
     COMMANDS,
     DEFAULT_MODEL,
@@ -25,8 +28,6 @@ from .commands import (
     EXIT_PARTIAL,
     EXIT_USAGE,
 )
-from ..jobs.plan import OUTPUT_SUFFIX, plan_upscale
-from ..jobs.settings import WORKERS, check_ray_address
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISSING", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE",
            "build_parser", "main", "plan_upscale"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import MissingDependencyError, ParagonError
 from .record import job_models
 from .settings import JobSettings
-from .step import FAILED, Backends, FileResult, upscale_file
+from .step import FAILED, Backends, FileResult, load, upscale_file
 
 COLUMNS = ("src", "dst", "status", "message", "notes", "warnings")
 CONNECT_TIMEOUT_S = 5.0
@@ -49,13 +49,11 @@ class RayRunner:
         self.models: dict[str, bytes] = {}
 
     def setup(self) -> None:
+        ray = _import_ray()
         self.models = {p.name: _read(p) for p in job_models(self.settings).values()}
-        from .step import load
-
         first = self.settings.first_model()  # checked here on the driver: a bad model stops before any work
         if first.suffix.lower() != ".engine":
             load(first, self.settings)
-        ray = _import_ray()
         if not ray.is_initialized():
             self._connect(ray)
 
@@ -80,7 +78,7 @@ class RayRunner:
             self._run(ray, pairs, report)
         except ParagonError:
             raise
-        except Exception as e:  # the job stopped: name the files left (outputs that do not exist)
+        except Exception as e:  # noqa: BLE001 (the job stopped: name the files left, outputs that do not exist)
             lines = str(e).strip().splitlines()
             reason = f"{type(e).__name__}: {lines[-1] if lines else ''}"
             for src, dst in pairs:

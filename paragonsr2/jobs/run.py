@@ -11,7 +11,7 @@ from ..errors import ParagonError
 from .plan import Plan, exists_message, plan_upscale
 from .record import JobRecord, locked_folders, read_record, remove_parts, write_record
 from .settings import JobSettings
-from .step import FAILED, SKIPPED, WRITTEN, Backends, FileResult, upscale_file
+from .step import FAILED, SKIPPED, Backends, FileResult, upscale_file
 
 Report = Callable[[FileResult], None]
 
