@@ -183,10 +183,9 @@ def test_ray_missing_says_what_to_install(tmp_path, capsys, monkeypatch):
 @pytest.mark.slow
 def test_sigkilled_run_resumes_without_redoing_finished_files(tmp_path):
     """A real CLI process killed with SIGKILL after its first output; the same command finishes the rest."""
-    _images(tmp_path / "in", 8, size=(160, 120))
+    _images(tmp_path / "in", 8, size=(64, 48))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "paragonsr2", "upscale", str(tmp_path / "in"), "-o", str(out), *FAST,
-           "--tile", "32"]
+    cmd = [sys.executable, "-m", "paragonsr2", "upscale", str(tmp_path / "in"), "-o", str(out), *FAST]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (out / "0.png").exists() and proc.poll() is None and time.time() < deadline:
@@ -201,3 +200,34 @@ def test_sigkilled_run_resumes_without_redoing_finished_files(tmp_path):
     assert result.stderr.endswith(f"{8 - len(done)} written, {len(done)} skipped, 0 failed\n")
     assert all(_stamps(out)[name] == stamps[name] for name in done)  # finished files are not redone
     assert sorted(p.name for p in out.iterdir()) == [RECORD_NAME] + [f"{i}.png" for i in range(8)]  # no .part
+
+
+def test_stopped_overwrite_run_redoes_the_old_results_it_had_not_replaced(tmp_path):
+    """--overwrite with new settings, interrupted after one file: continuing (without --overwrite) redoes the
+    files that still hold the old settings' results and skips the one already replaced."""
+    from paragonsr2.jobs import LocalRunner, run_job
+    from paragonsr2.jobs.step import upscale_file
+
+    _images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    old, new = JobSettings(backend="pytorch", precision="fp32"), JobSettings(backend="pytorch", precision="fp32",
+                                                                           alpha=0.5)
+    assert upscale_batch([tmp_path / "in"], out, old).line() == "3 written, 0 skipped, 0 failed"
+    first = _stamps(out)
+
+    def interrupted_after_one(backends, src, dst, settings, progress):
+        if src.name != "0.png":
+            raise KeyboardInterrupt
+        return upscale_file(backends, src, dst, settings, progress)
+
+    plan = plan_upscale([str(tmp_path / "in")], str(out), overwrite=True)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(plan, new, overwrite=True, runner=LocalRunner(new, step=interrupted_after_one))
+    replaced = _stamps(out)
+    assert replaced["0.png"] != first["0.png"] and replaced["1.png"] == first["1.png"]
+    results = []
+    assert upscale_batch([tmp_path / "in"], out, new, report=results.append).line() == \
+        "2 written, 1 skipped, 0 failed"
+    assert {Path(r.src).name: r.status for r in results} == {"0.png": "skipped", "1.png": "written",
+                                                             "2.png": "written"}
+    assert upscale_batch([tmp_path / "in"], out, new).line() == "0 written, 3 skipped, 0 failed"

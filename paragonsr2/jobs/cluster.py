@@ -18,13 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import MissingDependencyError, ParagonError
-from .record import job_models
+from .record import job_models, mtime_ns
 from .settings import JobSettings
-from .step import FAILED, Backends, FileResult, load, upscale_file
+from .step import FAILED, WRITTEN, Backends, FileResult, load, upscale_file
 
 COLUMNS = ("src", "dst", "status", "message", "notes", "warnings")
 CONNECT_TIMEOUT_S = 5.0
 TASK_RETRIES = 3  # a file whose worker dies this many more times fails the job (named as not done)
+CONNECT_HINT = "check the address (ray status on the head node prints it) or start one with ray start --head"
 
 
 def _import_ray():
@@ -41,10 +42,12 @@ class RayRunner:
     Connects in ``setup`` (an unreachable address is a ParagonError); shuts down only an instance it began."""
 
     def __init__(self, settings: JobSettings, address: str | None = None, workers: int = 1,
-                 progress: bool = False, step: Callable = upscale_file, num_cpus: int | None = None) -> None:
+                 progress: bool = False, step: Callable = upscale_file, num_cpus: int | None = None,
+                 task_retries: int = TASK_RETRIES) -> None:
         self.settings, self.address, self.workers, self.progress, self.step = settings, address, workers, \
             progress, step
         self.num_cpus = num_cpus  # of a local instance started here (None: all of this machine's)
+        self.task_retries = task_retries
         self.started = False
         self.models: dict[str, bytes] = {}
 
@@ -54,35 +57,39 @@ class RayRunner:
         first = self.settings.first_model()  # checked here on the driver: a bad model stops before any work
         if first.suffix.lower() != ".engine":
             load(first, self.settings)
+        if (problem := unreachable(self.address)) is not None:  # ray.init would retry for minutes
+            raise ParagonError(f"cannot reach the Ray cluster at {self.address} ({problem}); {CONNECT_HINT}")
         if not ray.is_initialized():
             self._connect(ray)
 
     def _connect(self, ray) -> None:
         where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-        hint = "check the address (ray status on the head node prints it) or start one with ray start --head"
-        if (problem := unreachable(self.address)) is not None:  # ray.init would retry for minutes
-            raise ParagonError(f"cannot reach {where} ({problem}); {hint}")
         kwargs = {"num_cpus": self.num_cpus} if self.address in (None, "local") and self.num_cpus else {}
         try:
             ray.init(address=self.address, include_dashboard=False, logging_level=logging.ERROR,
                      log_to_driver=False, configure_logging=True, **kwargs)
         except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
             raise ParagonError(f"cannot reach {where} ({type(e).__name__}: {str(e).splitlines()[0]}); "
-                               f"{hint}") from None
+                               f"{CONNECT_HINT}") from None
         self.started = True
 
     def run(self, pairs: list[tuple[Path, Path]], report: Callable[[FileResult], None]) -> None:
         ray = _import_ray()
         self._reported: set[str] = set()
+        before = {dst: mtime_ns(dst) for _, dst in pairs}
         try:
             self._run(ray, pairs, report)
         except ParagonError:
             raise
-        except Exception as e:  # noqa: BLE001 (the job stopped: name the files left, outputs that do not exist)
+        except Exception as e:  # noqa: BLE001 (the job stopped: each file not reported is written or left)
             lines = str(e).strip().splitlines()
             reason = f"{type(e).__name__}: {lines[-1] if lines else ''}"
             for src, dst in pairs:
-                if str(src) not in self._reported and not dst.exists():
+                if str(src) in self._reported:
+                    continue
+                if mtime_ns(dst) not in (None, before[dst]):  # written; its result was lost with the job
+                    report(FileResult(str(src), str(dst), WRITTEN, f"{src} -> {dst}"))
+                else:
                     report(FileResult(str(src), str(dst), FAILED, f"error: {src}: not done, the Ray job stopped "
                                       f"({reason}); run the same command again to finish it"))
         finally:
@@ -91,6 +98,19 @@ class RayRunner:
                 self.started = False
 
     def _run(self, ray, pairs, report):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Ray's deprecation notices about its own settings and arguments
+            seen_notes: set[str] = set()
+            for row in self._dataset(ray, pairs).iter_rows():
+                result = FileResult(*(_text(row[c]) for c in COLUMNS[:4]),
+                                    notes=tuple(n for n in _lines(row["notes"]) if n not in seen_notes),
+                                    warnings=tuple(_lines(row["warnings"])))
+                seen_notes.update(result.notes)
+                self._reported.add(result.src)
+                report(result)
+
+    def _dataset(self, ray, pairs):
+        """The job as a Ray Dataset: one row per file, ``map_batches`` over a pool of ``_Worker`` actors."""
         from ray.data import ActorPoolStrategy, DataContext
 
         ctx = DataContext.get_current()
@@ -103,20 +123,10 @@ class RayRunner:
         ds = ray.data.from_items([{"src": str(s), "dst": str(d)} for s, d in pairs],
                                  override_num_blocks=max(1, len(pairs)))
         models = ray.put(self.models)  # passed inside a dict: fetched by each actor, not inlined in its arguments
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Ray's deprecation of ray_remote_args (no named max_task_retries yet)
-            ds = ds.map_batches(_Worker, batch_size=1, compute=ActorPoolStrategy(size=self.workers),
-                                fn_constructor_kwargs={"settings": self.settings, "models": {"ref": models},
-                                                       "first": self.settings.first_model().name, "step": self.step},
-                                num_cpus=1, num_gpus=gpus, **_retries(ds.map_batches))
-            seen_notes: set[str] = set()
-            for row in ds.iter_rows():
-                result = FileResult(*(_text(row[c]) for c in COLUMNS[:4]),
-                                    notes=tuple(n for n in _lines(row["notes"]) if n not in seen_notes),
-                                    warnings=tuple(_lines(row["warnings"])))
-                seen_notes.update(result.notes)
-                self._reported.add(result.src)
-                report(result)
+        return ds.map_batches(_Worker, batch_size=1, compute=ActorPoolStrategy(size=self.workers),
+                              fn_constructor_kwargs={"settings": self.settings, "models": {"ref": models},
+                                                     "first": self.settings.first_model().name, "step": self.step},
+                              num_cpus=1, num_gpus=gpus, **_retries(ds.map_batches, self.task_retries))
 
 
 def unreachable(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> str | None:
@@ -134,12 +144,12 @@ def unreachable(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> st
     return None
 
 
-def _retries(map_batches) -> dict:
+def _retries(map_batches, retries: int) -> dict:
     """Bounded task retries where this Ray accepts them: a file that kills its worker every time fails the
-    job after TASK_RETRIES restarts instead of looping (Ray Data's default is to retry forever)."""
+    job after ``retries`` restarts instead of looping (Ray Data's default is to retry forever)."""
     params = inspect.signature(map_batches).parameters.values()
     takes = any(p.name == "max_task_retries" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-    return {"max_task_retries": TASK_RETRIES} if takes else {}
+    return {"max_task_retries": retries} if takes else {}
 
 
 def _read(path: Path) -> bytes:
@@ -178,13 +188,14 @@ class _Worker:
         warnings.showwarning = lambda message, *args, **kwargs: self.captured.append(str(message))
         self.settings, self.step = settings, step
         self.backends = Backends(settings, first=self.folder / first)
+        self.standing = self.backends.take_notes()  # sent with every result; the driver shows each once
 
     def __call__(self, batch: dict) -> dict:
         out = {c: [] for c in COLUMNS}
         for src, dst in zip(batch["src"], batch["dst"]):
             result = self.step(self.backends, Path(str(src)), Path(str(dst)), self.settings, None)
             captured, self.captured[:] = list(self.captured), []
-            notes = result.notes + self.backends.take_notes()
+            notes = self.standing + result.notes + self.backends.take_notes()
             values = (result.src, result.dst, result.status, result.message, "\n".join(notes),
                       "\n".join((*result.warnings, *captured)))
             for column, value in zip(COLUMNS, values):

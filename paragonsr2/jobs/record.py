@@ -3,7 +3,8 @@
 ``OUT/.paragonsr2-job.json`` says what made the results there: the content hash (SHA-256) of every model file
 the job may run and the settings that change pixels (``settings.RECORDED``). A later run into the same folder
 continues the job (finished outputs are skipped) only with the same record; ``kept`` names outputs that were
-in the folder before the job began, which are never counted as its results.
+in the folder before the job began, which are never counted as its results; ``stale`` maps outputs that an
+``--overwrite`` run is to replace to their modification time then (unchanged = not replaced yet: redone).
 """
 from __future__ import annotations
 
@@ -54,11 +55,12 @@ def job_models(settings: JobSettings) -> dict[str, Path]:
 @dataclass(frozen=True)
 class JobRecord:
     """models: role -> {"name", "sha256"}; settings: ``JobSettings.recorded()``; kept: output names that
-    were there before the job."""
+    were there before the job; stale: output name -> st_mtime_ns of a result of other settings to replace."""
 
     models: dict
     settings: dict
     kept: tuple[str, ...] = field(default=())
+    stale: dict = field(default_factory=dict)
 
     @classmethod
     def for_settings(cls, settings: JobSettings) -> JobRecord:
@@ -81,7 +83,7 @@ class JobRecord:
 
     def to_json(self) -> str:
         return json.dumps({"paragonsr2_job": RECORD_VERSION, "models": self.models, "settings": self.settings,
-                           "kept": list(self.kept)}, indent=1, sort_keys=True) + "\n"
+                           "kept": list(self.kept), "stale": self.stale}, indent=1, sort_keys=True) + "\n"
 
 
 def _model_text(model: dict | None) -> str:
@@ -102,11 +104,19 @@ def read_record(folder: Path) -> JobRecord | None:
         raise ParagonError(f"{path}: not a job record of this version; remove it, or pass --overwrite to redo "
                            "every result in that folder")
     return JobRecord(models=dict(data.get("models") or {}), settings=dict(data.get("settings") or {}),
-                     kept=tuple(data.get("kept") or ()))
+                     kept=tuple(data.get("kept") or ()), stale=dict(data.get("stale") or {}))
 
 
 def write_record(folder: Path, record: JobRecord) -> None:
     write_bytes(Path(folder) / RECORD_NAME, record.to_json().encode("utf-8"))
+
+
+def mtime_ns(path: Path) -> int | None:
+    """A file's modification time in ns, None when it does not exist (an atomic replace always changes it)."""
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
 
 
 def _part_pattern(names: set[str]) -> re.Pattern:

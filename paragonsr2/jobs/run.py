@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import ParagonError
 from .plan import Plan, exists_message, plan_upscale
-from .record import JobRecord, locked_folders, read_record, remove_parts, write_record
+from .record import JobRecord, locked_folders, mtime_ns, read_record, remove_parts, write_record
 from .settings import JobSettings
 from .step import FAILED, SKIPPED, Backends, FileResult, upscale_file
 
@@ -41,7 +41,8 @@ class Decision:
 
 
 def decide(plan: Plan, settings: JobSettings, overwrite: bool = False) -> Decision:
-    """Splits ``plan.existing`` into outputs this job finished earlier (skipped) and foreign files (refused).
+    """Splits ``plan.existing`` into outputs this job finished earlier (skipped), results of other settings
+    that an ``--overwrite`` run had not replaced yet (run again) and foreign files (refused).
 
     Into an output folder, the folder's job record must match this job's (model hashes, settings) unless
     ``overwrite``; otherwise a ParagonError says what differs, before any work. Without a folder (one output
@@ -57,14 +58,21 @@ def decide(plan: Plan, settings: JobSettings, overwrite: bool = False) -> Decisi
         raise ParagonError(f"{plan.folder} holds results of a job with other settings ("
                            + "; ".join(changed) + "). Pass --overwrite to redo them with these settings, "
                            "or choose another output folder.")
-    kept = set(old.kept) if old is not None and not overwrite else set()
+    continuing = old is not None and not overwrite
+    kept = set(old.kept) if continuing else set()
+    stale = dict(old.stale) if continuing else {dst.name: t for _, dst in plan.pairs if (t := mtime_ns(dst))}
+    pairs = list(plan.pairs)
     for src, dst in plan.existing:
         if old is not None and dst.name not in kept:
+            if dst.name in stale and stale[dst.name] == mtime_ns(dst):  # an --overwrite run stopped before it
+                pairs.append((src, dst))
+                continue
+            stale.pop(dst.name, None)
             known.append(FileResult(str(src), str(dst), SKIPPED, f"skip {src}: {dst} is done"))
         else:  # there before the job began: not its result
             known.append(FileResult(str(src), str(dst), FAILED, exists_message(src, dst)))
             kept.add(dst.name)
-    return Decision(list(plan.pairs), known, replace(new, kept=tuple(sorted(kept))))
+    return Decision(pairs, known, replace(new, kept=tuple(sorted(kept)), stale=stale))
 
 
 class LocalRunner:
