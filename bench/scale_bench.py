@@ -4,7 +4,8 @@ python bench/scale_bench.py [--count 12] [--size 128] [--rounds 2] [--workers 1 
                             [--backend pytorch] [--precision fp32] [--device cpu]
 
 Inputs: ``count`` and ``2 * count`` random RGB PNGs of size x size. Each round runs every row on both sets,
-interleaved, into fresh output folders; the table gives the median over rounds. From the two sets, per row:
+interleaved, into fresh output folders; the table gives the fastest of the rounds (the least disturbed
+by other load). From the two sets, per row:
 the steady cost per image ((t(2N) - t(N)) / N, so images/s without start-up) and the fixed cost per job
 (t(N) - N x per-image: actor start-up, model shipping and loading). Ray's overhead per image is its
 per-image cost minus the local runner's at the same torch thread count (1: each Ray actor has one CPU).
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -89,11 +89,11 @@ def main() -> None:
                     times.setdefault((row[0], n), []).append(timed(row, settings, src, out))
     n = args.count
     print(f"\n{n} and {2 * n} images of {args.size}x{args.size}, {args.backend} {args.precision} on {args.device}, "
-          f"median of {args.rounds} interleaved rounds")
+          f"fastest of {args.rounds} interleaved rounds")
     print(f"{'row':<20} {'t(N) s':>8} {'t(2N) s':>8} {'images/s':>9} {'per image ms':>13} {'fixed s':>8}")
     per_image = {}
     for label, _, _ in rows:
-        t1, t2 = statistics.median(times[(label, n)]), statistics.median(times[(label, 2 * n)])
+        t1, t2 = min(times[(label, n)]), min(times[(label, 2 * n)])
         per_image[label] = (t2 - t1) / n
         fixed = t1 - n * per_image[label]
         print(f"{label:<20} {t1:8.2f} {t2:8.2f} {1 / per_image[label]:9.2f} {per_image[label] * 1e3:13.1f} "

@@ -102,7 +102,7 @@ class RayRunner:
             warnings.simplefilter("ignore")  # Ray's deprecation notices about its own settings and arguments
             seen_notes: set[str] = set()
             for row in self._dataset(ray, pairs).iter_rows():
-                result = FileResult(*(_text(row[c]) for c in COLUMNS[:4]),
+                result = FileResult(*(str(row[c]) for c in COLUMNS[:4]),
                                     notes=tuple(n for n in _lines(row["notes"]) if n not in seen_notes),
                                     warnings=tuple(_lines(row["warnings"])))
                 seen_notes.update(result.notes)
@@ -157,10 +157,6 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise ParagonError(f"model {path}: cannot be read ({e.strerror or e})") from None
-
-
-def _text(value) -> str:
-    return str(value)
 
 
 def _lines(value) -> list[str]:
