@@ -231,3 +231,17 @@ def test_stopped_overwrite_run_redoes_the_old_results_it_had_not_replaced(tmp_pa
     assert {Path(r.src).name: r.status for r in results} == {"0.png": "skipped", "1.png": "written",
                                                              "2.png": "written"}
     assert upscale_batch([tmp_path / "in"], out, new).line() == "0 written, 3 skipped, 0 failed"
+
+
+def test_interrupted_cli_prints_the_summary_so_far(tmp_path, capsys, monkeypatch):
+    from paragonsr2.jobs import LocalRunner
+
+    def run_one_then_interrupt(self, pairs, report):
+        report(self.step(self.backends, *pairs[0], self.settings, None))
+        raise KeyboardInterrupt
+
+    _images(tmp_path / "in", 2)
+    monkeypatch.setattr(LocalRunner, "run", run_one_then_interrupt)
+    assert main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), *FAST]) == 130
+    err = capsys.readouterr().err
+    assert "1 written, 0 skipped, 0 failed (run the same command again to continue)\ninterrupted\n" in err
