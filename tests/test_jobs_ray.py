@@ -44,16 +44,18 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_ray_cli_equals_local_cli_bit_for_bit(tmp_path, capsys):
     src = _inputs(tmp_path / "in")
-    assert main(["upscale", str(src), "-o", str(tmp_path / "local"), *FAST]) == 1
+    x3 = [*FAST, "--scale", "3"]  # above the bundled models' trained x2: each one warns, once per job
+    assert main(["upscale", str(src), "-o", str(tmp_path / "local"), *x3]) == 1
     local = capsys.readouterr()
-    assert main(["upscale", str(src), "-o", str(tmp_path / "ray"), *FAST, "--ray", "--workers", "2"]) == 1
+    assert main(["upscale", str(src), "-o", str(tmp_path / "ray"), *x3, "--ray", "--workers", "2"]) == 1
     remote = capsys.readouterr()
     assert _files(tmp_path / "ray") == _files(tmp_path / "local") and len(_files(tmp_path / "local")) == 5
     assert remote.out.replace(str(tmp_path / "ray"), "OUT") == local.out.replace(str(tmp_path / "local"), "OUT")
     assert remote.err == local.err and local.err.endswith("5 written, 0 skipped, 1 failed\n")
     assert "using the bundled 2x_ParagonSR2_nano_real.safetensors" in local.out and "broken.png" in local.err
+    assert local.err.count("warning: 2x_ParagonSR2_nano_default.safetensors was trained for 2x") == 1
     # resume on Ray: finished files skipped, the broken one tried again
-    assert main(["upscale", str(src), "-o", str(tmp_path / "ray"), *FAST, "--ray"]) == 1
+    assert main(["upscale", str(src), "-o", str(tmp_path / "ray"), *x3, "--ray"]) == 1
     assert capsys.readouterr().err.endswith("0 written, 5 skipped, 1 failed\n")
 
 

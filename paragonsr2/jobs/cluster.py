@@ -104,8 +104,8 @@ class RayRunner:
             for row in self._dataset(ray, pairs).iter_rows():
                 result = FileResult(*(str(row[c]) for c in COLUMNS[:4]),
                                     notes=tuple(n for n in _lines(row["notes"]) if n not in seen_notes),
-                                    warnings=tuple(_lines(row["warnings"])))
-                seen_notes.update(result.notes)
+                                    warnings=tuple(w for w in _lines(row["warnings"]) if w not in seen_notes))
+                seen_notes.update(result.notes + result.warnings)  # each actor says what it made: show once
                 self._reported.add(result.src)
                 report(result)
 
@@ -185,6 +185,7 @@ class _Worker:
         self.settings, self.step = settings, step
         self.backends = Backends(settings, first=self.folder / first)
         self.standing = self.backends.take_notes()  # sent with every result; the driver shows each once
+        self.standing_warnings, self.captured[:] = tuple(self.captured), []  # e.g. the model's scale warning
 
     def __call__(self, batch: dict) -> dict:
         out = {c: [] for c in COLUMNS}
@@ -193,7 +194,7 @@ class _Worker:
             captured, self.captured[:] = list(self.captured), []
             notes = self.standing + result.notes + self.backends.take_notes()
             values = (result.src, result.dst, result.status, result.message, "\n".join(notes),
-                      "\n".join((*result.warnings, *captured)))
+                      "\n".join((*self.standing_warnings, *result.warnings, *captured)))
             for column, value in zip(COLUMNS, values):
                 out[column].append(value)
         return out
