@@ -15,6 +15,7 @@ from PIL import Image
 from paragonsr2 import __version__
 from paragonsr2.cli import main
 from paragonsr2.cli.commands import DEFAULT_MODEL
+from paragonsr2.jobs import RECORD_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 X4_MODEL = DEFAULT_MODEL.parent / "4x_ParagonSR2_nano_default.safetensors"
@@ -38,7 +39,9 @@ def _png_header_only(path, width, height):
 
 
 def _files(folder):
-    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file())
+    """Files under ``folder`` except job records (an output folder's record: tests/test_jobs.py)."""
+    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*")
+                  if p.is_file() and p.name != RECORD_NAME)
 
 
 def test_info_table_and_json(capsys):
@@ -166,8 +169,8 @@ def test_batch_goes_on_after_bad_and_huge_inputs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1  # the broken file and the bomb are reported, the rest are written
     assert "broken.png" in err and "bomb.png: 20000x12000 = 240.0 MP" in err and "--max-pixels" in err
-    assert "Traceback" not in err and "3 written, 2 failed" in err
-    assert _files(out) == ["a.png", "b.png", "g.png"]
+    assert "Traceback" not in err and "3 written, 0 skipped, 2 failed" in err
+    assert _files(out) == ["a.png", "b.png", "g.png"] and (out / RECORD_NAME).is_file()  # see test_jobs.py
     assert Image.open(out / "a.png").size == (40, 28)
     assert Image.open(out / "b.png").mode == "RGBA" and Image.open(out / "g.png").mode == "L"
     # the limit is the user's to set

@@ -12,6 +12,9 @@ from media_clips import make_clip, read_clip  # noqa: E402
 FAST = ["--border", "zeros", "--no-progress"]  # no border extension: tiny frames stay tiny for the network
 
 
+RECORD = ".paragonsr2-job.json"  # the job record of an output folder (docs/jobs.md)
+
+
 def _gif(path, n=3):
     frames = [Image.new("RGB", (8, 6), (40 * i, 100, 200)) for i in range(n)]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=[70, 80, 90][:n], loop=0)
@@ -34,7 +37,7 @@ def test_folders_pick_up_videos_and_animations(tmp_path, capsys):
     _gif(src / "c.gif")
     Image.new("RGB", (8, 8)).save(src / "a.png")
     assert main(["upscale", str(src), "-o", str(tmp_path / "out"), *FAST]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.mkv", "c.gif"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != RECORD) == ["a.png", "b.mkv", "c.gif"]
     with Image.open(tmp_path / "out" / "c.gif") as im:
         assert im.size == (16, 12) and [f.info["duration"] for f in ImageSequence.Iterator(im)] == [70, 80, 90]
     text = capsys.readouterr().out
@@ -86,5 +89,6 @@ def test_bad_videos_fail_alone_with_exit_1(tmp_path, capsys):
     assert main(["upscale", str(src), "-o", str(tmp_path / "out"), *FAST]) == 1
     err = capsys.readouterr().err
     assert "bad.mkv: decoding stopped at frame" in err and "audio.mkv: cannot read the video" in err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["bad.incomplete.mkv", "good.mkv"]
-    assert "1 written, 2 failed" in err
+    written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != RECORD)
+    assert written == ["bad.incomplete.mkv", "good.mkv"]
+    assert "1 written, 0 skipped, 2 failed" in err

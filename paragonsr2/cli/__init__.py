@@ -1,8 +1,10 @@
 """``paragonsr2`` / ``python -m paragonsr2``: info, upscale, convert, export.
 
-Exit codes: 0 done; 1 some inputs failed (the others were written); 2 bad argument or unusable model/file
-(nothing written); 3 a needed optional package is missing; 4 internal error (a bug: -v shows the traceback);
-130 interrupted. torch is imported only once a command runs (``--help`` and argument errors stay fast).
+Exit codes: 0 done (every input written, or skipped as done by an earlier run of the same job); 1 some inputs
+failed (the others were written); 2 bad argument, unusable model/file, unreachable Ray cluster or an output folder
+holding another job's results (nothing written); 3 a needed optional package is missing (ray for --ray); 4
+internal error (a bug: -v shows the traceback); 130 interrupted (run the same command again to continue).
+torch is imported only once a command runs (``--help`` and argument errors stay fast).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import warnings
 
 from .. import __version__, validate
 from ..errors import MissingDependencyError, OutputExistsError, ParagonError, exists_message
+from ..jobs.plan import OUTPUT_SUFFIX, OVERWRITE, plan_upscale
+from ..jobs.settings import WORKERS, check_ray_address
 from .commands import (
     COMMANDS,
     DEFAULT_MODEL,
@@ -26,13 +30,13 @@ from .commands import (
     EXIT_PARTIAL,
     EXIT_USAGE,
 )
-from .outputs import OUTPUT_SUFFIX, OVERWRITE, plan_upscale
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISSING", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE",
            "build_parser", "main", "plan_upscale"]
 
-EPILOG = ("exit codes: 0 done; 1 some inputs failed (the others were written); 2 bad argument or unusable "
-          "model/file; 3 a needed optional package is missing; 4 internal error; 130 interrupted")
+EPILOG = ("exit codes: 0 done (written, or skipped as done earlier); 1 some inputs failed (the others were "
+          "written); 2 bad argument, unusable model/file, unreachable Ray cluster or an output folder of another "
+          "job; 3 a needed optional package is missing; 4 internal error; 130 interrupted")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,7 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
                     f"NAME{OUTPUT_SUFFIX}.EXT\n"
                     "IN: image files, folders (their images, not recursive) or quoted globs ('**' recurses);\n"
                     f"folders and globs skip earlier results (*{OUTPUT_SUFFIX}.*, files under the output folder).\n"
-                    "Existing files are never replaced without --overwrite. Gray, gray+alpha and alpha are kept;\n"
+                    "Existing files are never replaced without --overwrite. Into an output folder, a run continues\n"
+                    "the job found there: outputs it finished are skipped (its record, .paragonsr2-job.json, holds\n"
+                    "the model hash and settings; other settings are refused unless --overwrite).\n"
+                    "Gray, gray+alpha and alpha are kept;\n"
                     "16-bit PNG and gray TIFF stay 16-bit; JPEG output drops alpha (with a warning).\n"
                     "Videos and animated GIF/WebP/PNG are upscaled frame by frame (docs/video.md); a video whose\n"
                     "decoding stops midway exits 1, its frames so far in NAME.incomplete.EXT.")
@@ -151,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {validate.DEFAULT_MAX_PIXELS // 1_000_000}M; 0 = no limit)")
     p.add_argument("--overwrite", action="store_true", help="allow replacing existing files (inputs too)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   type=_checked(lambda text: check_ray_address(text) if text else text),
+                   help="run on Ray: the cluster at ADDRESS (auto, HOST:PORT, ray://HOST:PORT), or a local Ray "
+                        "instance when none is given; inputs and outputs must be on a filesystem every worker "
+                        "sees (needs: pip install 'paragonsr2[ray]')")
+    p.add_argument("--workers", type=_int_in(WORKERS, "workers"), default=None,
+                   help=f"Ray actors, each with one loaded model (one GPU each where the cluster has GPUs), "
+                        f"{WORKERS}; default 1 (needs --ray)")
     _model_args(p)
     _video_args(p)
 
@@ -227,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         print("paragonsr2 export: error: --precision int8 needs --calib DIR (a folder of typical images to "
               "calibrate on)", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "upscale" and args.workers is not None and args.ray is None:
+        print("paragonsr2 upscale: error: --workers needs --ray (a local Ray instance when no address is given)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "upscale":
+        args.workers = args.workers or 1
     if args.command == "export" and args.calib and args.precision != "int8":
         print(f"warning: --calib is used only with --precision int8; ignored for {args.precision}", file=sys.stderr)
     with _cli_output(args.verbose):

@@ -1,4 +1,4 @@
-"""Which files `upscale` reads and where each result goes (paths only: nothing is read or written here).
+"""Which files a job reads and where each result goes (paths only: nothing is read or written here).
 
 Grammar: ``upscale IN... [-o OUT]``, plus ``upscale IN OUT`` (exactly two paths, no ``-o``) when OUT is a folder
 or does not exist yet, or is an existing file and ``--overwrite`` is given. Without an output, results go to the
@@ -23,10 +23,14 @@ OUTPUT_SUFFIX = "_paragonsr2"  # names of results written to the default folder 
 
 @dataclass
 class Plan:
-    """pairs: (input, output) to run; problems: (input, message) refused before running."""
+    """pairs: (input, output) to run; existing: (input, output) whose output exists already (without
+    --overwrite; the job decides: done earlier, or refused); problems: (input, message) refused before running;
+    folder: the output folder (``-o FOLDER``) or None (one output file, or the working directory)."""
 
     pairs: list[tuple[Path, Path]] = field(default_factory=list)
+    existing: list[tuple[Path, Path]] = field(default_factory=list)
     problems: list[tuple[Path, str]] = field(default_factory=list)
+    folder: Path | None = None
 
 
 def is_own_output(path: Path) -> bool:
@@ -109,11 +113,16 @@ def output_suffix(src: Path, fmt: str | None) -> str:
     return src.suffix.lower() if src.suffix.lower() in IMAGE_EXT else ".png"
 
 
+def skip_existing(src: Path, dst: Path) -> str:
+    """The per-file refusal of an output that exists (without --overwrite)."""
+    return f"skip {src}: {exists_message([dst], OVERWRITE)}"
+
+
 def plan_upscale(paths: list[str], output: str | None, *, overwrite: bool = False, fmt: str | None = None,
                  cwd: Path | None = None) -> Plan:
     """Inputs and outputs for ``upscale``. Raises ParagonError for an unusable command line (exit 2);
-    per-file refusals (an existing output without --overwrite, an output that is another input, two inputs
-    with the same output) go to ``problems``."""
+    per-file refusals (an output that is its own input or another input, two inputs with the same output)
+    go to ``problems``; other existing outputs without --overwrite go to ``existing``."""
     inputs, output = split_output(paths, output, overwrite)
     out = Path(output) if output else None
     single_file = out is not None and out.suffix.lower() in INPUT_EXT and not out.is_dir()
@@ -129,7 +138,7 @@ def plan_upscale(paths: list[str], output: str | None, *, overwrite: bool = Fals
                            + ", ".join(INPUT_EXT) + " or a folder")
     folder = out if out is not None and not single_file else None
     check_output_location(out if single_file else folder or cwd or Path.cwd(), folder=not single_file)
-    plan = Plan(problems=problems)
+    plan = Plan(problems=problems, folder=folder)
     inputs_resolved = {p.resolve() for p in sources}
     planned: dict[Path, Path] = {}
     for src in sources:
@@ -145,7 +154,11 @@ def plan_upscale(paths: list[str], output: str | None, *, overwrite: bool = Fals
         elif key in inputs_resolved and key != src.resolve():
             plan.problems.append((src, f"skip {src}: its output {dst} is another input of this run"))
         elif dst.exists() and not overwrite:
-            plan.problems.append((src, f"skip {src}: {exists_message([dst], OVERWRITE)}"))
+            if key == src.resolve():
+                plan.problems.append((src, skip_existing(src, dst)))
+            else:
+                planned[key] = src
+                plan.existing.append((src, dst))
         else:
             planned[key] = src
             plan.pairs.append((src, dst))
