@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from media_clips import make_clip, read_clip
+
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT.parent / "shared" / "harness"
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
@@ -64,6 +66,7 @@ def server(tmp_path_factory):
     alpha = np.tile(np.linspace(0, 255, 56).astype(np.uint8), (40, 1))
     Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(base / "input" / "rgba.png")
     _crops(base / "input" / "example.png", base / "input" / "photos")
+    make_clip(base / "input" / "example.mp4", frames=12, width=64, height=48)  # the video example's input
     env = {**os.environ, "COMFY_BASE": str(base), "COMFY_PORT": str(_free_port()), "COMFY_PACK_NAME": PACK,
            "COMFY_RUN_DIR": str(base / "run")}
     env["COMFY_URL"] = f"http://127.0.0.1:{env['COMFY_PORT']}"
@@ -139,6 +142,16 @@ def test_pack_imports_and_every_node_is_documented(server):
 def test_upscale_examples_run(server, name):
     out = _image(run_workflow(server, _twin(name)), "4")
     assert out.size == (1536, 1536) and out.mode == "RGB"  # example.png is 768 x 768, the bundled model x2
+
+
+def test_video_example_streams_load_video_to_save_video_with_audio(server):
+    """Core Load Video -> Upscale Video (ParagonSR2) -> core Save Video: every frame x2, fps and audio kept."""
+    summary = run_workflow(server, _twin("video"))
+    assert summary["status"] == "success", summary["error"]
+    out = read_clip(next(o["path"] for o in summary["outputs"] if o["node_id"] == "4"))
+    src = read_clip(server["base"] / "input" / "example.mp4")
+    assert out["size"] == (128, 96) and out["frames"] == src["frames"] and out["fps"] == src["fps"]
+    assert out["audio_codecs"] and abs(out["audio_seconds"] - src["audio_seconds"]) < 0.05
 
 
 def test_rgba_example_keeps_alpha_and_core_node_cannot(server):

@@ -115,17 +115,18 @@ def test_example_matches_the_nodes_and_its_api_twin(example, pack):
 
 
 def test_examples_leave_backend_and_precision_on_auto(pack):
-    """Each example's Upscale nodes (checked on the API twins, which equal the examples above) use the automatic
-    choice, as does the node's default: an example never pins a slower path than the install allows."""
+    """Each example's Upscale and Upscale Video nodes (checked on the API twins, which equal the examples above)
+    use the automatic choice, as does the node's default: an example never pins a slower path than the install
+    allows."""
     spec = pack["classes"]["ParagonSR2Upscale"].INPUT_TYPES()["required"]
     assert spec["backend"][1]["default"] == spec["precision"][1]["default"] == "auto"
     seen = set()
     for example in EXAMPLES:
         for node in json.loads(_twin(example).read_text()).values():
-            if node["class_type"] == "ParagonSR2Upscale":
+            if node["class_type"] in ("ParagonSR2Upscale", "ParagonSR2UpscaleVideo"):
                 assert (node["inputs"]["backend"], node["inputs"]["precision"]) == ("auto", "auto"), example.stem
                 seen.add(example.stem)
-    assert {"ParagonSR2_upscale", "ParagonSR2_rgba", "ParagonSR2_train"} <= seen
+    assert {"ParagonSR2_upscale", "ParagonSR2_rgba", "ParagonSR2_train", "ParagonSR2_video"} <= seen
 
 
 def _boxes(workflow: dict) -> list[tuple[str, float, float, float, float]]:
