@@ -104,7 +104,10 @@ def _progress_bar(label: str, disabled: bool):
         from tqdm import tqdm
     except ImportError:
         return None
-    bar = tqdm(desc=label, unit="tile", leave=False)
+    from ..validate import VIDEO_EXTENSIONS
+
+    unit = "frame" if Path(label).suffix.lower() in VIDEO_EXTENSIONS else "tile"  # videos count frames
+    bar = tqdm(desc=label, unit=unit, leave=False)
 
     def update(done: int, total: int) -> None:
         bar.total = total
